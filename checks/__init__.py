@@ -1,0 +1,1 @@
+"""mtlcheck.checks."""

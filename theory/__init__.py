@@ -1,0 +1,13 @@
+"""mtlcheck.theory: the reference model and its population quantities, symbolically.
+
+Pure sympy + mpmath (+ numpy for evaluation); no torch anywhere in this package.
+  symbols     - symbols with assumptions
+  params      - the declared parameter table and the one error-message template
+  model       - the reference model as frozen dataclasses
+  derive      - closed forms derived with sympy from their integral definitions
+  population  - numeric evaluation of those closed forms (pc_objective, ...)
+  quadrature, montecarlo, twins - the two twins of every closed form and the tolerance table
+  claims      - C1..C6 and the three-valued d-independence test
+  bounds      - the bounds derived in docs/derivations.md, with named constants
+  audit       - the constants audit
+"""
