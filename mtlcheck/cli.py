@@ -119,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "this machine's fp32 GEMM peak, measured in the same run."))
     p.add_argument("--repeats", type=_num, default=5, help="alternating timed runs per engine")
     p.add_argument("--scale", type=_num, default=1.0,
-                   help="multiply the task counts by this (smoke runs use < 1)")
+                   help="multiply the task counts by this, in (0, 1] (smoke runs use < 1)")
+    p.add_argument("--memory", action="store_true",
+                   help="also measure peak memory of a d=2048, T=2048, n1=n2=1024, m=512 run")
     _add_common(p, seed=True, json_flag=True)
     return top
 
@@ -154,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             from .benchmarks.bench import main_bench
             return main_bench(args)
     except (ParameterError, MtlcheckError) as e:
-        print(f"mtlcheck {args.verb}: error: {e}", file=sys.stderr)
+        verb = " ".join(x for x in (args.verb, getattr(args, "sim_verb", None)) if x)
+        print(f"mtlcheck {verb}: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except ModuleNotFoundError as e:
         if e.name and e.name.startswith("mtlcheck."):

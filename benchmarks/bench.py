@@ -1,0 +1,161 @@
+"""`mtlcheck bench`: the engine against the naive reference on the same work.
+
+The work is one one-step pretraining update (head step + representation step) on pre-sampled
+fp32 data, so that both implementations do exactly the same arithmetic; the time to sample that
+data is reported separately. Three regimes (issue 3):
+  few large tasks  d=512,  T=512,  n=1024, m=512
+  many small tasks d=256,  T=4096, n=64,   m=256
+  wide             d=256,  T=256,  n=256,  m=4096
+Runs alternate engine / naive; medians are reported, with the ratio, the achieved GFLOP/s
+(GEMM flops 2 T d m (n1 + 2 n2)) and the fraction of this machine's fp32 GEMM peak, measured in
+the same run (median of 4096^3 matmuls). `--memory` measures the peak resident memory of a
+pretraining run with d=2048, T=2048, n1=n2=1024, m=512 in a child process.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+from ..theory.params import validate
+
+REGIMES = (
+    {"name": "few large tasks", "d": 512, "T": 512, "n": 1024, "m": 512},
+    {"name": "many small tasks", "d": 256, "T": 4096, "n": 64, "m": 256},
+    {"name": "wide", "d": 256, "T": 256, "n": 256, "m": 4096},
+)
+MEMORY_CONFIG = {"d": 2048, "r": 4, "T": 2048, "n1": 1024, "n2": 1024, "m": 512}
+
+
+def _sync(device):
+    import torch
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def gemm_peak(device, size: int = 4096, repeats: int = 7) -> float:
+    """Median fp32 GFLOP/s of size^3 matmuls on ``device``."""
+    import torch
+    g = torch.Generator(device=device).manual_seed(0)
+    a = torch.randn(size, size, generator=g, device=device)
+    b = torch.randn(size, size, generator=g, device=device)
+    torch.mm(a, b)
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        t = time.perf_counter()
+        torch.mm(a, b)
+        _sync(device)
+        times.append(time.perf_counter() - t)
+    return 2 * size ** 3 / statistics.median(times) / 1e9
+
+
+def run_regime(reg: dict, device, repeats: int, seed: int, progress) -> dict:
+    import torch
+
+    from ..sim.pretrain import one_step_from_data
+    from .naive import one_step_naive
+
+    d, T, n, m = reg["d"], reg["T"], reg["n"], reg["m"]
+    g = torch.Generator(device=device).manual_seed(seed)
+    _sync(device)
+    t = time.perf_counter()
+    X1 = torch.randn(T, n, d, generator=g, device=device)
+    X2 = torch.randn(T, n, d, generator=g, device=device)
+    u = torch.randn(T, d, generator=g, device=device)
+    y1 = torch.sign(torch.einsum("tnd,td->tn", X1, u))
+    y2 = torch.sign(torch.einsum("tnd,td->tn", X2, u))
+    _sync(device)
+    sampling = time.perf_counter() - t
+    W0 = torch.randn(m, d, generator=g, device=device)
+    W0 /= W0.norm(dim=1, keepdim=True)
+    flop = 2.0 * T * d * m * (n + 2 * n)
+    times = {"engine": [], "naive": []}
+    outs = {}
+    fns = {"engine": lambda: one_step_from_data(W0, X1, y1, X2, y2),
+           "naive": lambda: one_step_naive(W0, X1, y1, X2, y2)}
+    for k in range(repeats):
+        for name in ("engine", "naive") if k % 2 == 0 else ("naive", "engine"):
+            _sync(device)
+            t = time.perf_counter()
+            outs[name] = fns[name]()
+            _sync(device)
+            times[name].append(time.perf_counter() - t)
+        progress(f"  {reg['name']}: run {k + 1}/{repeats} engine {times['engine'][-1]:.3f}s "
+                 f"naive {times['naive'][-1]:.3f}s")
+    diff = float((outs["engine"] - outs["naive"]).abs().max() / outs["naive"].abs().max())
+    e, nv = statistics.median(times["engine"]), statistics.median(times["naive"])
+    return {**reg, "gflop": flop / 1e9, "sampling_s": sampling, "engine_median_s": e,
+            "naive_median_s": nv, "ratio": nv / e, "engine_gflops": flop / e / 1e9,
+            "naive_gflops": flop / nv / 1e9, "max_rel_diff": diff,
+            "engine_times_s": times["engine"], "naive_times_s": times["naive"]}
+
+
+def measure_memory(device: str = "cpu") -> dict:
+    """Peak RSS (and CUDA peak allocation) of `mtlcheck sim pretrain` on MEMORY_CONFIG."""
+    c = MEMORY_CONFIG
+    code = (
+        "import json, resource, sys, torch\n"
+        "from mtlcheck.theory.model import ReferenceModel, Algorithm\n"
+        "from mtlcheck.sim.pretrain import PretrainConfig, pretrain\n"
+        f"res = pretrain(PretrainConfig(ReferenceModel({c['d']}, {c['r']}), Algorithm({c['T']}, "
+        f"{c['n1']}, {c['n2']}, {c['m']}), seed=0, device={device!r}))\n"
+        "cuda = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else 0\n"
+        "print(json.dumps({'E_out': res.metrics()['E_out'], 'wall_s': res.wall_s, "
+        "'cuda_peak_bytes': cuda}))\n")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    return {**c, "peak_rss_gib": max(after, before) / 2 ** 20, **info}
+
+
+def main_bench(args) -> int:
+    import torch
+
+    from ..sim.device import describe, resolve_device
+
+    v = validate("bench", seed=args.seed, reps=args.repeats, device=args.device)
+    scale = float(args.scale)
+    if not (0 < scale <= 1):
+        from ..theory.params import ParameterError
+        raise ParameterError("scale", "bench", "a finite float in (0, 1]", args.scale)
+    device = resolve_device(v["device"], "bench")
+    progress = (lambda msg: None) if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    progress(f"measuring the fp32 GEMM peak on {describe(device)} ...")
+    peak = gemm_peak(device)
+    rows = []
+    for reg in REGIMES:
+        reg = dict(reg, T=max(1, int(round(reg["T"] * scale))))
+        progress(f"{reg['name']}: d={reg['d']} T={reg['T']} n={reg['n']} m={reg['m']}")
+        row = run_regime(reg, device, v["reps"], v["seed"], progress)
+        row["engine_peak_fraction"] = row["engine_gflops"] / peak
+        row["naive_peak_fraction"] = row["naive_gflops"] / peak
+        rows.append(row)
+    out = {"device": describe(device), "torch": torch.__version__,
+           "threads": torch.get_num_threads(), "gemm_peak_gflops": peak, "repeats": v["reps"],
+           "scale": scale, "regimes": rows}
+    if getattr(args, "memory", False):
+        progress("measuring peak memory of the d=2048, T=2048, n=1024, m=512 run ...")
+        out["memory"] = measure_memory(device.type)
+    if args.json:
+        print(json.dumps(out))
+    else:
+        from tabulate import tabulate
+        print(f"device {out['device']}, torch {out['torch']}, fp32 GEMM peak "
+              f"{peak:.1f} GFLOP/s (median of 4096^3 matmuls, this run)")
+        print(tabulate([[r["name"], r["d"], r["T"], r["n"], r["m"], f"{r['engine_median_s']:.3f}",
+                         f"{r['naive_median_s']:.3f}", f"{r['ratio']:.2f}x",
+                         f"{r['engine_gflops']:.1f}", f"{100 * r['engine_peak_fraction']:.0f}%",
+                         f"{r['sampling_s']:.2f}", f"{r['max_rel_diff']:.1e}"] for r in rows],
+                       headers=["regime", "d", "T", "n", "m", "engine s", "naive s", "ratio",
+                                "GFLOP/s", "of peak", "sampling s", "max rel diff"]))
+        if "memory" in out:
+            mm = out["memory"]
+            print(f"peak memory (d={mm['d']}, T={mm['T']}, n1=n2={mm['n1']}, m={mm['m']}): "
+                  f"{mm['peak_rss_gib']:.2f} GiB RSS, wall {mm['wall_s']:.1f}s")
+    return 0

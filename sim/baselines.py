@@ -1,0 +1,56 @@
+"""Baselines (PAPER.md section 2): random features (W at its initialisation), a linear
+classifier on raw x (probes.FeatureMap.raw), and a two-layer ReLU net trained from scratch on
+the downstream task alone."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ..theory.params import validate
+from .pretrain import activation
+from .samplers import Target, gaussian, sphere
+
+__all__ = ["random_feature_W", "scratch_curve"]
+
+
+def random_feature_W(m: int, d: int, gen: torch.Generator, dtype=torch.float32) -> torch.Tensor:
+    """Random features: rows uniform on S^{d-1} (the pretraining initialisation W0)."""
+    return sphere(m, d, gen, dtype)
+
+
+def _train_scratch(X: torch.Tensor, y: torch.Tensor, m: int, gen: torch.Generator, steps: int,
+                   lr: float, wd: float):
+    """Full-batch Adam on the squared loss of a(relu(W x)) with both layers trained."""
+    n, d = X.shape
+    W = sphere(m, d, gen, X.dtype).requires_grad_(True)
+    a = (gaussian((m,), gen, X.dtype) / m ** 0.5).requires_grad_(True)
+    opt = torch.optim.Adam([W, a], lr=lr, weight_decay=wd)
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        loss = ((activation(X @ W.t()) @ a - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+    return W.detach(), a.detach()
+
+
+def scratch_curve(M: torch.Tensor, target_sampler: Callable[[torch.Generator], Target],
+                  n_grid: list[int], reps: int, n_test: int, m: int, gen: torch.Generator,
+                  steps: int = 300, lr: float = 1e-2, wd: float = 1e-4) -> dict:
+    """Test errors of a from-scratch two-layer net for each n (same layout as probe_curve)."""
+    validate("scratch_curve", reps=reps, n_test=n_test, m=m)
+    d = M.shape[0]
+    nmax = max(n_grid)
+    mse = torch.empty(reps, len(n_grid), dtype=torch.float64)
+    err = torch.empty_like(mse)
+    for rep in range(reps):
+        target = target_sampler(gen)
+        X = gaussian((nmax + n_test, d), gen, M.dtype)
+        y = target(X @ M)
+        Xte, yte = X[nmax:], y[nmax:].double()
+        for k, n in enumerate(n_grid):
+            W, a = _train_scratch(X[:n], y[:n], m, gen, steps, lr, wd)
+            raw = (activation(Xte @ W.t()) @ a).double()
+            mse[rep, k] = float(((raw.clamp(-1, 1) - yte) ** 2).mean())
+            err[rep, k] = float((torch.where(raw >= 0, 1.0, -1.0).double() != yte).double().mean())
+    return {"mse": mse, "err01": err}

@@ -1,0 +1,49 @@
+"""Metrics of a learned first layer W (PAPER.md section 4, C1).
+
+E_out(W) = ||W (I - M M^T)||_F^2 / ||W||_F^2 with the rows as learned (not re-normalised);
+principal angles between the top-r right singular subspace of W and span(M);
+isotropy = sigma_r(W M) / sigma_1(W M).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["e_out", "principal_angles", "isotropy", "summary"]
+
+
+def e_out(W: torch.Tensor, M: torch.Tensor) -> float:
+    """Out-of-span energy fraction, computed from W - (W M) M^T (no cancellation)."""
+    W = W.double()
+    M = M.double()
+    total = float((W * W).sum())
+    if total == 0.0:
+        return float("nan")
+    out = W - (W @ M) @ M.t()
+    return float((out * out).sum()) / total
+
+
+def principal_angles(W: torch.Tensor, M: torch.Tensor) -> list[float]:
+    """Angles (radians, ascending) between the top-r right singular subspace of W and span(M)."""
+    W = W.double()
+    M = M.double()
+    r = M.shape[1]
+    _, _, Vh = torch.linalg.svd(W, full_matrices=False)
+    V = Vh[:r].t()                                   # d x r
+    cos = torch.linalg.svdvals(V.t() @ M).clamp(-1.0, 1.0)
+    return sorted(float(math.acos(c)) for c in cos)
+
+
+def isotropy(W: torch.Tensor, M: torch.Tensor) -> float:
+    """sigma_r(W M) / sigma_1(W M): 0 when a direction of span(M) is missed, 1 when all r are equal."""
+    s = torch.linalg.svdvals(W.double() @ M.double())
+    if float(s[0]) == 0.0:
+        return float("nan")
+    return float(s[-1] / s[0])
+
+
+def summary(W: torch.Tensor, M: torch.Tensor) -> dict:
+    angles = principal_angles(W, M)
+    return {"E_out": e_out(W, M), "isotropy": isotropy(W, M), "principal_angles": angles,
+            "max_principal_angle": max(angles), "sin2_max_angle": math.sin(max(angles)) ** 2}

@@ -1,0 +1,242 @@
+"""Multi-task and single-task pretraining of the two-layer ReLU network (PAPER.md section 2).
+
+The hot path works on chunks of tasks with batched GEMMs: for a chunk of c tasks it forms
+sigma(X W^T) for c*n samples at once (one GEMM), the heads by a batched reduction, and the
+representation gradient as one GEMM coef^T X of size m x (c n) x d, accumulated over chunks.
+No Python loop over tasks, and never a T x n x d tensor: only c x n x d at a time.
+
+Variants (theory/model.py: Algorithm):
+- one-step: heads from zero by one step on n1 fresh samples per task, then one representation
+  step on n2 fresh samples per task with weight decay 1/eta_W, so W1 = -eta_W grad;
+- alternating: rounds of head_steps head steps then one representation step (correlation,
+  hinge or logistic loss; weight decay or row normalisation; a fixed pool of T tasks or fresh
+  tasks each round); metrics after every round.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from ..theory.model import Algorithm, ReferenceModel
+from ..theory.params import validate
+from . import metrics as MET
+from .device import describe, resolve_device, resolve_dtype
+from .samplers import FamilySampler, TaskSet, gaussian, generator, haar, sphere
+
+__all__ = ["PretrainConfig", "PretrainResult", "pretrain", "activation", "activation_grad",
+           "default_chunk", "run_round", "one_step_from_data"]
+
+#: bytes of working memory per chunk (inputs, pre-activations, coefficients) on each device
+CHUNK_BYTES = {"cpu": 192 * 2 ** 20, "cuda": 2 * 2 ** 30}
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """One pretraining run: the model, the algorithm, and how to run it."""
+
+    model: ReferenceModel
+    algo: Algorithm
+    seed: int = 0
+    device: str = "auto"
+    dtype: str = "float32"
+    chunk: int | None = None
+
+    def __post_init__(self):
+        validate("pretrain", seed=self.seed, device=self.device, dtype=self.dtype)
+        if self.chunk is not None:
+            validate("pretrain", chunk=self.chunk)
+
+    def to_dict(self) -> dict:
+        return {"model": self.model.to_dict(), "algo": asdict(self.algo), "seed": self.seed,
+                "device": self.device, "dtype": self.dtype, "chunk": self.chunk}
+
+
+@dataclass
+class PretrainResult:
+    config: PretrainConfig
+    M: torch.Tensor
+    W0: torch.Tensor
+    W: torch.Tensor
+    tasks: TaskSet
+    rounds: list = field(default_factory=list)   # metrics after each round
+    wall_s: float = 0.0
+    device: str = ""
+    chunk: int = 0                               # tasks per chunk actually used
+
+    def metrics(self) -> dict:
+        return MET.summary(self.W, self.M)
+
+
+# --- the pieces of one round (module-level so that mutation tests can replace one) ----------
+
+def activation(t: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """sigma = ReLU (in place when asked: the hot path overwrites its GEMM output)."""
+    return t.relu_() if inplace else torch.relu(t)
+
+
+def activation_grad(t: torch.Tensor, inplace: bool = False) -> torch.Tensor:
+    """sigma'(t) = 1{t > 0} in the dtype of t (in place: t becomes 0/1)."""
+    return t.gt_(0) if inplace else (t > 0).to(t.dtype)
+
+
+def loss_slope(loss: str, y: torch.Tensor, f: torch.Tensor | None) -> torch.Tensor:
+    """d l(y, f) / d f for l = correlation (-y f), hinge (max(0, 1 - y f)), logistic."""
+    if loss == "correlation" or f is None:
+        return -y if loss != "logistic" else -y / 2
+    if loss == "hinge":
+        return -y * (y * f < 1).to(y.dtype)
+    return -y * torch.sigmoid(-y * f)
+
+
+def sample_split(tasks: TaskSet, M: torch.Tensor, n1: int, n2: int, gen: torch.Generator):
+    """Fresh, independent samples S1 (head step) and S2 (representation step) for a chunk."""
+    c, d = len(tasks), M.shape[0]
+    X1 = gaussian((c, n1, d), gen, M.dtype)
+    y1 = tasks.labels(X1 @ M, gen)
+    X2 = gaussian((c, n2, d), gen, M.dtype)
+    y2 = tasks.labels(X2 @ M, gen)
+    return X1, y1, X2, y2
+
+
+def head_step(H1: torch.Tensor, y1: torch.Tensor, A: torch.Tensor, eta_a: float, loss: str,
+              steps: int) -> torch.Tensor:
+    """``steps`` gradient steps on the heads A (c x m) with features H1 = sigma(X1 W^T) (c x n1 x m).
+
+    For the correlation loss from A = 0 this is A = eta_a * mean_j y_j sigma(W x_j).
+    """
+    n1 = H1.shape[1]
+    for _ in range(steps):
+        f = None
+        if loss != "correlation":
+            f = torch.bmm(H1, A.unsqueeze(2)).squeeze(2)               # (c, n1)
+        g = loss_slope(loss, y1, f)                                    # dl/df, (c, n1)
+        A = A - (eta_a / n1) * torch.bmm(g.unsqueeze(1), H1).squeeze(1)
+    return A
+
+
+def representation_coef(Z2: torch.Tensor, y2: torch.Tensor, A: torch.Tensor, loss: str
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The representation gradient is grad_W = -(1/(T n2)) sum_k s_k (A_t * sigma'(z_k)) x_k^T
+    with s_k = -dl/df at sample k. Returns (coef, s): coef = A_t * sigma'(Z2) as a (c*n2) x m
+    matrix (computed in place over Z2) and s (c*n2,), to be folded into whichever of coef or X2
+    is smaller."""
+    c, n2, m = Z2.shape
+    if loss == "correlation":
+        s = -loss_slope(loss, y2, None)                                # = y2
+    else:
+        f = torch.bmm(activation(Z2), A.unsqueeze(2)).squeeze(2)
+        s = -loss_slope(loss, y2, f)
+    coef = activation_grad(Z2, inplace=True)
+    coef.mul_(A.unsqueeze(1))
+    return coef.reshape(c * n2, m), s.reshape(c * n2)
+
+
+def default_chunk(algo: Algorithm, d: int, device: torch.device, dtype: torch.dtype) -> int:
+    """Tasks per chunk: the working set c * n * (2d + 2m) elements within CHUNK_BYTES."""
+    n = max(algo.n1, algo.n2)
+    elem = torch.finfo(dtype).bits // 8
+    per_task = n * (2 * d + 2 * algo.m) * elem
+    return max(1, min(algo.T, CHUNK_BYTES.get(device.type, CHUNK_BYTES["cpu"]) // per_task))
+
+
+def run_round(W: torch.Tensor, A: torch.Tensor, T: int, algo: Algorithm, chunk: int, source
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One round over T tasks in chunks: head steps, then the accumulated representation
+    gradient G = sum coef^T X2 (so grad_W = -G / (T n2)). Returns (A_new, G).
+
+    ``source(c0, c1)`` returns (X1, y1, X2, y2) for tasks c0..c1-1: fresh samples in training,
+    pre-sampled tensors in the benchmark.
+    """
+    G = torch.zeros_like(W)
+    A_new = torch.empty_like(A)
+    Wt = W.t().contiguous()
+    d = W.shape[1]
+    for c0 in range(0, T, chunk):
+        c1 = min(T, c0 + chunk)
+        X1, y1, X2, y2 = source(c0, c1)
+        c = c1 - c0
+        H1 = activation(X1.reshape(-1, d) @ Wt, inplace=True).reshape(c, algo.n1, -1)
+        A_c = head_step(H1, y1, A[c0:c1], algo.eta_a, algo.loss, algo.head_steps)
+        del H1
+        A_new[c0:c1] = A_c
+        X2f = X2.reshape(-1, d)
+        Z2 = (X2f @ Wt).reshape(c, algo.n2, -1)
+        coef, s = representation_coef(Z2, y2, A_c, algo.loss)
+        del Z2
+        if W.shape[0] <= d:          # fold the per-sample factor into the smaller operand
+            coef.mul_(s.unsqueeze(1))
+        else:
+            X2f = X2f * s.unsqueeze(1)
+        G.addmm_(coef.t(), X2f)
+    return A_new, G
+
+
+def pretrain(cfg: PretrainConfig, progress=None) -> PretrainResult:
+    """Run one pretraining configuration; all randomness from ``cfg.seed``.
+
+    Draw order (fixed): M, W0, cluster centres, tasks, then per round and chunk S1 then S2. So a
+    run is determined by (config, seed, device, chunk); the chunk actually used is returned
+    (``result.chunk``) and defaults to a deterministic function of the config and device.
+    """
+    device = resolve_device(cfg.device, "pretrain")
+    dtype = resolve_dtype(cfg.dtype, "pretrain")
+    model, algo = cfg.model, cfg.algo
+    d, r = model.d, model.r
+    chunk = cfg.chunk or default_chunk(algo, d, device, dtype)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    gen = generator(cfg.seed, device)
+    M = haar(d, r, gen, dtype)
+    W0 = sphere(algo.m, d, gen, dtype)
+    family = FamilySampler(model, gen, dtype)
+
+    def draw_tasks():
+        if algo.single_task:
+            one = family.sample(1, gen)
+            return TaskSet(one.family, one.params.expand(algo.T, *one.params.shape[1:]),
+                           one.centers, one.noise)
+        return family.sample(algo.T, gen)
+
+    tasks = draw_tasks()
+    W = W0.clone()
+    A = torch.zeros(algo.T, algo.m, device=device, dtype=dtype)
+    wd = algo.effective_weight_decay
+    history = []
+    for rnd in range(algo.rounds):
+        if rnd > 0 and algo.task_pool == "fresh":
+            tasks = draw_tasks()
+            A.zero_()
+        A, G = run_round(W, A, algo.T, algo, chunk,
+                         lambda c0, c1: sample_split(tasks.select(c0, c1), M, algo.n1, algo.n2,
+                                                     gen))
+        # W <- (1 - eta_W wd) W - eta_W grad,  grad = -G / (T n2)
+        W = (1.0 - algo.eta_w * wd) * W + (algo.eta_w / (algo.T * algo.n2)) * G
+        if algo.row_norm:
+            W = W / W.norm(dim=1, keepdim=True).clamp_min(torch.finfo(dtype).tiny)
+        if algo.variant == "alternating":
+            history.append({"round": rnd + 1, **MET.summary(W, M)})
+            if progress:
+                progress(f"round {rnd + 1}/{algo.rounds}: E_out={history[-1]['E_out']:.4g} "
+                         f"isotropy={history[-1]['isotropy']:.3g}")
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    wall = time.perf_counter() - t0
+    return PretrainResult(cfg, M, W0, W, tasks, history, wall, describe(device), chunk)
+
+
+def one_step_from_data(W0: torch.Tensor, X1: torch.Tensor, y1: torch.Tensor, X2: torch.Tensor,
+                       y2: torch.Tensor, eta_a: float = 1.0, eta_w: float = 1.0,
+                       chunk: int | None = None) -> torch.Tensor:
+    """The one-step update on given data X1 (T, n1, d), y1 (T, n1), X2 (T, n2, d), y2 (T, n2):
+    W1 = (eta_W / (T n2)) sum_t sum_j y a_t * 1{W0 x > 0} x^T (benchmark entry point)."""
+    T, n1, d = X1.shape
+    n2 = X2.shape[1]
+    algo = Algorithm(T, n1, n2, W0.shape[0], eta_a=eta_a, eta_w=eta_w)
+    chunk = chunk or default_chunk(algo, d, W0.device, W0.dtype)
+    A = torch.zeros(T, W0.shape[0], device=W0.device, dtype=W0.dtype)
+    _, G = run_round(W0, A, T, algo, chunk,
+                     lambda c0, c1: (X1[c0:c1], y1[c0:c1], X2[c0:c1], y2[c0:c1]))
+    return (eta_w / (T * n2)) * G

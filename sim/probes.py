@@ -1,0 +1,109 @@
+"""Downstream evaluation: freeze W, fit a linear head on sigma(W x + b), measure test error.
+
+The ridge probe minimises (1/n) sum_j (y_j - beta . phi_j)^2 + lam |beta|^2 (closed form, solved
+in float64). Its predictions are clipped to [-1, 1] (this never changes a sign, so the 0-1 error
+is that of the raw predictor, and it is the probe that docs/derivations.md section 6 bounds).
+Reported errors: the test squared error of the clipped prediction ("mse") and the test 0-1
+error of its sign ("err01").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from ..theory.params import validate
+from .pretrain import activation
+from .samplers import Target, gaussian
+
+__all__ = ["features", "ridge_fit", "logistic_fit", "FeatureMap", "probe_curve"]
+
+
+def features(W: torch.Tensor, X: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
+    """sigma(X W^T + b) for rows of X."""
+    Z = X @ W.t()
+    if b is not None:
+        Z = Z + b
+    return activation(Z)
+
+
+def ridge_fit(F: torch.Tensor, y: torch.Tensor, lam: float) -> torch.Tensor:
+    """argmin_beta (1/n)|y - F beta|^2 + lam |beta|^2, in float64."""
+    F = F.double()
+    n, m = F.shape
+    G = F.t() @ F / n
+    G.diagonal().add_(lam)
+    rhs = F.t() @ y.double() / n
+    return torch.linalg.solve(G, rhs)
+
+
+def logistic_fit(F: torch.Tensor, y: torch.Tensor, lam: float, iters: int = 50) -> torch.Tensor:
+    """L2-regularised logistic regression by Newton's method (labels +-1), float64."""
+    F = F.double()
+    y = y.double()
+    n, m = F.shape
+    beta = torch.zeros(m, dtype=torch.float64, device=F.device)
+    for _ in range(iters):
+        s = torch.sigmoid(-y * (F @ beta))
+        grad = -(F.t() @ (y * s)) / n + 2 * lam * beta
+        w = s * (1 - s)
+        H = (F.t() * w) @ F / n
+        H.diagonal().add_(2 * lam)
+        step = torch.linalg.solve(H, grad)
+        beta = beta - step
+        if float(step.abs().max()) < 1e-10:
+            break
+    return beta
+
+
+@dataclass
+class FeatureMap:
+    """x -> features for the probe: learned / random-feature W (optionally with biases), or raw x."""
+
+    name: str
+    fn: Callable[[torch.Tensor], torch.Tensor]
+    width: int
+
+    @staticmethod
+    def network(name: str, W: torch.Tensor, normalise: bool = True,
+                biases: torch.Tensor | None = None) -> "FeatureMap":
+        Wn = W / W.norm(dim=1, keepdim=True).clamp_min(1e-30) if normalise else W
+        return FeatureMap(name, lambda X: features(Wn, X, biases), W.shape[0])
+
+    @staticmethod
+    def raw(d: int) -> "FeatureMap":
+        return FeatureMap("raw-linear", lambda X: X, d)
+
+
+def probe_curve(fmap: FeatureMap, M: torch.Tensor, target_sampler: Callable[[torch.Generator], Target],
+                n_grid: list[int], reps: int, n_test: int, lam: float, gen: torch.Generator,
+                probe: str = "ridge") -> dict:
+    """Test errors of the probe for every n in ``n_grid`` and every repetition.
+
+    Each repetition draws a fresh target, max(n_grid) training and n_test test samples; the fit
+    with n samples uses the first n. Returns {"mse": reps x len(n_grid), "err01": ...} (CPU
+    float64 tensors).
+    """
+    validate("probe_curve", reps=reps, n_test=n_test, ridge=lam, probe=probe)
+    for n in n_grid:
+        validate("probe_curve", n=n)
+    d = M.shape[0]
+    nmax = max(n_grid)
+    mse = torch.empty(reps, len(n_grid), dtype=torch.float64)
+    err = torch.empty_like(mse)
+    for rep in range(reps):
+        target = target_sampler(gen)
+        X = gaussian((nmax + n_test, d), gen, M.dtype)
+        y = target(X @ M)
+        F = fmap.fn(X)
+        Ftr, ytr, Fte, yte = F[:nmax], y[:nmax], F[nmax:].double(), y[nmax:].double()
+        for k, n in enumerate(n_grid):
+            fit = ridge_fit if probe == "ridge" else logistic_fit
+            beta = fit(Ftr[:n], ytr[:n], lam)
+            raw = Fte @ beta
+            pred = raw.clamp(-1.0, 1.0) if target.classification else raw
+            mse[rep, k] = float(((pred - yte) ** 2).mean())
+            err[rep, k] = float((torch.where(raw >= 0, 1.0, -1.0).to(yte.dtype) != yte).double()
+                                .mean()) if target.classification else float("nan")
+    return {"mse": mse, "err01": err}

@@ -1,0 +1,176 @@
+"""The simulation engine: agreement with theory, single vs multi task, dtypes, determinism."""
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from mtlcheck.benchmarks.naive import one_step_naive
+from mtlcheck.sim import metrics as MET
+from mtlcheck.sim.pretrain import PretrainConfig, one_step_from_data, pretrain
+from mtlcheck.sim.samplers import FamilySampler, generator, haar, make_target, sphere
+from mtlcheck.theory import population as P
+from mtlcheck.theory.bounds import e_out_prediction_fn
+from mtlcheck.theory.model import Algorithm, ReferenceModel, TaskFamily
+from mtlcheck.theory.params import ParameterError
+
+
+def run(d, r, T, n1, n2, m, seed=0, **kw):
+    model_kw = {k: kw.pop(k) for k in ("family", "noise") if k in kw}
+    opts = {k: kw.pop(k) for k in ("dtype", "chunk", "device") if k in kw}
+    return pretrain(PretrainConfig(ReferenceModel(d, r, **model_kw), Algorithm(T, n1, n2, m, **kw),
+                                   seed=seed, **opts))
+
+
+def test_engine_equals_naive_autograd_loop_float64():
+    g = torch.Generator().manual_seed(3)
+    T, n, d, m = 9, 17, 11, 13
+    X1, X2 = torch.randn(T, n, d, generator=g, dtype=torch.float64), torch.randn(T, n + 3, d, generator=g, dtype=torch.float64)
+    y1, y2 = torch.sign(torch.randn(T, n, generator=g, dtype=torch.float64)), torch.sign(torch.randn(T, n + 3, generator=g, dtype=torch.float64))
+    W0 = torch.randn(m, d, generator=g, dtype=torch.float64)
+    for chunk in (1, 4, 9):
+        a = one_step_from_data(W0, X1, y1, X2, y2, 0.3, 1.7, chunk=chunk)
+        b = one_step_naive(W0, X1, y1, X2, y2, 0.3, 1.7)
+        assert torch.allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_one_step_large_n_matches_population_update():
+    """With many tasks and samples, W1 -> eta_a eta_W/(2 pi r) W0 M M^T (section 2.9)."""
+    res = run(12, 2, 1024, 2048, 2048, 6, seed=1, eta_a=2.0, eta_w=0.5, dtype="float64")
+    pop = P.one_step_update(res.W0.numpy(), res.M.numpy(), eta_a=2.0, eta_w=0.5)
+    rel = np.linalg.norm(res.W.numpy() - pop) / np.linalg.norm(pop)
+    assert rel < 0.12, rel
+
+
+@pytest.mark.parametrize("d, r, T, n1, n2", [(32, 2, 8, 64, 128), (64, 3, 32, 256, 256)])
+def test_one_step_e_out_matches_prediction(d, r, T, n1, n2):
+    """Mean E_out over seeds agrees with the leading-order prediction (a) within 4 SE + 5%."""
+    vals = np.array([run(d, r, T, n1, n2, 128, seed=s).metrics()["E_out"] for s in range(8)])
+    pred = e_out_prediction_fn()(d, r, T, n1, n2)
+    se = vals.std(ddof=1) / math.sqrt(len(vals))
+    assert abs(vals.mean() - pred) <= 4 * se + 0.05 * pred, (vals.mean(), pred, se)
+
+
+def test_single_task_isotropy_near_zero_multi_task_grows_with_T():
+    single = [run(32, 3, 1, 256, 1024, 128, seed=s).metrics()["isotropy"] for s in range(3)]
+    assert max(single) < 0.15, single
+    iso = [np.mean([run(32, 3, T, 256, 256, 128, seed=s).metrics()["isotropy"] for s in range(3)])
+           for T in (4, 32, 256)]
+    assert iso[0] < iso[1] < iso[2] and iso[2] > 0.7, iso
+    repeated = run(32, 3, 64, 256, 256, 128, single_task=True).metrics()["isotropy"]
+    assert repeated < 0.15
+
+
+def test_same_seed_identical_and_other_seed_different():
+    a, b = run(24, 2, 10, 32, 32, 16, seed=5), run(24, 2, 10, 32, 32, 16, seed=5)
+    assert torch.equal(a.W, b.W) and torch.equal(a.M, b.M)
+    c = run(24, 2, 10, 32, 32, 16, seed=6)
+    assert not torch.equal(a.W, c.W)
+
+
+def test_chunk_is_recorded_and_only_reorders_draws():
+    """The chunk changes the order of the draws (so the numbers), not their law."""
+    a = run(24, 2, 10, 32, 32, 16, seed=5, chunk=3)
+    assert a.chunk == 3 and run(24, 2, 10, 32, 32, 16, seed=5).chunk == 10
+    assert torch.equal(a.W, run(24, 2, 10, 32, 32, 16, seed=5, chunk=3).W)
+    e3 = np.mean([run(32, 2, 16, 64, 64, 64, seed=s, chunk=3).metrics()["E_out"] for s in range(6)])
+    e16 = np.mean([run(32, 2, 16, 64, 64, 64, seed=s, chunk=16).metrics()["E_out"] for s in range(6)])
+    assert abs(e3 - e16) < 0.1 * e16
+
+
+def test_float32_and_float64_agree():
+    a = run(48, 3, 64, 128, 128, 64, seed=2, dtype="float32")
+    b = run(48, 3, 64, 128, 128, 64, seed=2, dtype="float64")
+    assert torch.allclose(a.W.double(), b.W, rtol=1e-4, atol=1e-6 * float(b.W.abs().max()))
+    assert abs(a.metrics()["E_out"] - b.metrics()["E_out"]) < 1e-4
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_cpu_and_cuda_agree_statistically():
+    cpu = [run(64, 2, 64, 256, 256, 128, seed=s).metrics()["E_out"] for s in range(4)]
+    gpu = [run(64, 2, 64, 256, 256, 128, seed=s, device="cuda").metrics()["E_out"] for s in range(4)]
+    assert abs(np.mean(cpu) - np.mean(gpu)) < 0.15 * np.mean(cpu)
+    g = torch.Generator().manual_seed(0)
+    X1, X2 = torch.randn(32, 64, 20, generator=g), torch.randn(32, 64, 20, generator=g)
+    y1, y2 = torch.sign(X1[..., 0]), torch.sign(X2[..., 1])
+    W0 = torch.randn(16, 20, generator=g)
+    a = one_step_from_data(W0, X1, y1, X2, y2)
+    b = one_step_from_data(W0.cuda(), X1.cuda(), y1.cuda(), X2.cuda(), y2.cuda()).cpu()
+    assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_alternating_variant_runs_and_reports_rounds():
+    res = run(32, 2, 64, 64, 64, 64, variant="alternating", rounds=4, head_steps=2,
+              loss="hinge", eta_a=2.0, eta_w=0.3, weight_decay=0.0, row_norm=True)
+    assert [h["round"] for h in res.rounds] == [1, 2, 3, 4]
+    assert torch.allclose(res.W.norm(dim=1), torch.ones(64), atol=1e-5)
+    e = [h["E_out"] for h in res.rounds]
+    assert e[-1] < e[0]
+    fresh = run(32, 2, 16, 64, 64, 32, variant="alternating", rounds=3, task_pool="fresh",
+                loss="logistic", eta_a=2.0, eta_w=0.3, weight_decay=0.0, row_norm=True)
+    assert len(fresh.rounds) == 3 and all(np.isfinite(h["E_out"]) for h in fresh.rounds)
+
+
+@pytest.mark.parametrize("family", ["halfspace", "clusters", "quadratic"])
+def test_families_give_pm1_labels_and_learning_enters_span(family):
+    gen = generator(0)
+    model = ReferenceModel(16, 3, family=TaskFamily(family), noise=0.1)
+    fs = FamilySampler(model, gen)
+    tasks = fs.sample(5, gen)
+    z = torch.randn(5, 100, 3, generator=gen)
+    y = tasks.labels(z, gen)
+    assert set(torch.unique(y).tolist()) <= {-1.0, 1.0}
+    res = run(16, 3, 128, 256, 256, 32, family=TaskFamily(family))
+    assert res.metrics()["E_out"] < 0.9  # a random W has E_out = 1 - 3/16 ~ 0.81
+
+
+def test_clusters_label_is_nearest_centre_label():
+    gen = generator(1)
+    fs = FamilySampler(ReferenceModel(8, 2, family=TaskFamily("clusters", n_clusters=4)), gen)
+    tasks = fs.sample(2, gen)
+    z = fs.centers.unsqueeze(0).expand(2, 4, 2) + 1e-3
+    assert torch.equal(tasks.clean_labels(z), tasks.params)
+
+
+def test_metrics_on_known_matrices():
+    M = haar(10, 2, generator(0), torch.float64)
+    W = torch.cat([M.t(), M.t() * 0.5], 0)        # rows in span(M), directions e1, e2
+    assert MET.e_out(W, M) < 1e-20
+    assert abs(MET.isotropy(W, M) - 1.0) < 1e-12
+    assert max(MET.principal_angles(W, M)) < 1e-6
+    W1 = torch.stack([M[:, 0], M[:, 0]])          # misses the second direction
+    assert MET.isotropy(W1, M) < 1e-12
+    R = sphere(200, 10, generator(1), torch.float64)
+    assert abs(MET.e_out(R, M) - 0.8) < 0.1
+
+
+def test_targets():
+    gen = generator(0)
+    z = torch.randn(1000, 3, generator=gen)
+    assert set(torch.unique(make_target("xor", 3, gen)(z)).tolist()) == {-1.0, 1.0}
+    with pytest.raises(ParameterError, match="'target' parameter of make_target"):
+        make_target("nope", 3, gen)
+    with pytest.raises(ParameterError, match="'r' parameter"):
+        make_target("xor", 1, gen)
+
+
+def test_cli_json_and_errors():
+    out = subprocess.run([sys.executable, "-m", "mtlcheck", "sim", "pretrain", "--d", "16", "--r", "2",
+                          "--T", "8", "--n1", "32", "--n2", "32", "--m", "16", "--json", "--seed", "3"],
+                         capture_output=True, text=True, check=True)
+    rec = json.loads(out.stdout)
+    for key in ("E_out", "isotropy", "principal_angles", "wall_s", "config"):
+        assert key in rec
+    assert rec["config"]["seed"] == 3 and rec["config"]["model"]["d"] == 16
+    for argv, msg in [(["--d", "2", "--r", "3"], "The 'd' parameter of sim pretrain must be an int >= r=3. Got 2 instead."),
+                      (["--d", "8", "--r", "2", "--tasks", "spiral"], "The 'family' parameter of sim pretrain must be one of"),
+                      (["--d", "8", "--r", "2", "--seed", "1.5"], "The 'seed' parameter of sim pretrain must be an int in [0, 2**63). Got 1.5 instead."),
+                      (["--d", "8", "--r", "2", "--dtype", "float16"], "The 'dtype' parameter of sim pretrain must be one of {'float32', 'float64'}. Got 'float16' instead.")]:
+        base = ["--T", "2", "--n1", "4", "--n2", "4", "--m", "4"]
+        p = subprocess.run([sys.executable, "-m", "mtlcheck", "sim", "pretrain", *argv, *base],
+                           capture_output=True, text=True)
+        assert p.returncode == 2 and msg in p.stderr and "Traceback" not in p.stderr, p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1
