@@ -28,8 +28,13 @@ from .samplers import FamilySampler, TaskSet, gaussian, generator, haar, sphere
 __all__ = ["PretrainConfig", "PretrainResult", "pretrain", "activation", "activation_grad",
            "default_chunk", "run_round", "one_step_from_data"]
 
-#: bytes of working memory per chunk (inputs, pre-activations, coefficients) on each device
+#: most bytes of working memory per chunk (inputs, pre-activations, coefficients) per device
 CHUNK_BYTES = {"cpu": 192 * 2 ** 20, "cuda": 2 * 2 ** 30}
+#: sample rows per chunk: on the CPU, rows * max(m, d) of about 4M elements (clamped to 512..4096
+#: rows) keep a chunk's elementwise passes in cache and its GEMMs fast, also for the small-K
+#: forward GEMM of wide layers (measured with `mtlcheck bench`); a GPU wants many more rows
+CHUNK_ROWS = {"cpu": 4096, "cuda": 65536}
+CHUNK_ELEMS = {"cpu": 2 ** 22, "cuda": 2 ** 30}
 
 
 @dataclass(frozen=True)
@@ -134,11 +139,16 @@ def representation_coef(Z2: torch.Tensor, y2: torch.Tensor, A: torch.Tensor, los
 
 
 def default_chunk(algo: Algorithm, d: int, device: torch.device, dtype: torch.dtype) -> int:
-    """Tasks per chunk: the working set c * n * (2d + 2m) elements within CHUNK_BYTES."""
+    """Tasks per chunk: about min(CHUNK_ROWS, CHUNK_ELEMS / max(m, d)) sample rows (at least
+    512), with the working set c * n * (2d + 2m) elements within CHUNK_BYTES."""
+    kind = device.type if device.type in CHUNK_ROWS else "cpu"
     n = max(algo.n1, algo.n2)
     elem = torch.finfo(dtype).bits // 8
     per_task = n * (2 * d + 2 * algo.m) * elem
-    return max(1, min(algo.T, CHUNK_BYTES.get(device.type, CHUNK_BYTES["cpu"]) // per_task))
+    rows = min(CHUNK_ROWS[kind], max(512, CHUNK_ELEMS[kind] // max(algo.m, d)))
+    by_rows = max(1, rows // n)
+    by_bytes = max(1, CHUNK_BYTES[kind] // per_task)
+    return max(1, min(algo.T, by_rows, by_bytes))
 
 
 def run_round(W: torch.Tensor, A: torch.Tensor, T: int, algo: Algorithm, chunk: int, source

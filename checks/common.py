@@ -1,0 +1,219 @@
+"""What every claim check shares: the run context, the claim record, derived seeds, and the
+cache of finished sweep cells (atomic writes: temp file, fsync, rename)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from ..theory.claims import claim
+from ..theory.params import validate
+
+__all__ = ["ClaimResult", "Context", "derive_seed", "Cache", "versions", "finite"]
+
+
+def derive_seed(base: int, *parts) -> int:
+    """A reproducible 63-bit seed for one cell: sha256 of the base seed and the cell's labels."""
+    h = hashlib.sha256(json.dumps([base, *parts], sort_keys=True, default=str).encode())
+    return int(h.hexdigest()[:15], 16)
+
+
+def finite(x: float) -> float | None:
+    """JSON-safe number: None for inf/nan (results.json is strict JSON)."""
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def versions() -> dict:
+    import mpmath
+    import numpy
+    import sympy
+    import torch
+
+    import mtlcheck
+    return {"mtlcheck": mtlcheck.__version__, "python": platform.python_version(),
+            "torch": torch.__version__, "sympy": sympy.__version__, "mpmath": mpmath.__version__,
+            "numpy": numpy.__version__}
+
+
+class Cache:
+    """Finished sweep cells as JSON files, keyed by a hash of the cell's parameters.
+
+    A write goes to a temporary file in the same folder, is fsync'ed, then renamed over the
+    final name (atomic on POSIX), and the folder is fsync'ed: a run killed at any moment leaves
+    either no file or a complete one. A file that does not parse is treated as missing.
+    """
+
+    def __init__(self, root: str | None):
+        self.root = root
+        self.hits = 0
+        self.misses = 0
+
+    def _path(self, group: str, key: dict) -> str:
+        h = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
+        return os.path.join(self.root, group, f"{h}.json")
+
+    def get(self, group: str, key: dict):
+        if not self.root:
+            return None
+        path = self._path(group, key)
+        try:
+            with open(path) as f:
+                rec = json.load(f)
+        except (OSError, ValueError):
+            return None
+        if rec.get("key") != json.loads(json.dumps(key, default=str)):
+            return None
+        return rec["value"]
+
+    def put(self, group: str, key: dict, value) -> None:
+        if not self.root:
+            return
+        path = self._path(group, key)
+        folder = os.path.dirname(path)
+        os.makedirs(folder, exist_ok=True)
+        data = json.dumps({"key": key, "value": value}, default=str)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+    def cell(self, group: str, key: dict, compute: Callable[[], Any]):
+        """The cached value of a cell, computing (and storing) it when missing."""
+        value = self.get(group, key)
+        if value is not None:
+            self.hits += 1
+            return value
+        self.misses += 1
+        value = compute()
+        self.put(group, key, value)
+        return value
+
+
+@dataclass
+class Context:
+    """Profile, seed, device and services that a check needs."""
+
+    profile: str = "quick"
+    seed: int = 0
+    device: str = "auto"
+    cache: Cache = field(default_factory=lambda: Cache(None))
+    progress: Callable[[str], None] = lambda msg: None
+    argv_hint: str = ""
+
+    def __post_init__(self):
+        v = validate("the checks suite", profile=self.profile, seed=self.seed, device=self.device)
+        self.profile, self.seed, self.device = v["profile"], v["seed"], v["device"]
+
+    def reproduce(self, cid: str) -> str:
+        """The command that reproduces one claim's decision."""
+        return (f"python -m pytest checks -m claim_{cid.lower()} --mtl-profile {self.profile} "
+                f"--mtl-seed {self.seed} --mtl-device {self.device}")
+
+
+@dataclass
+class ClaimResult:
+    """One claim's decision: the record written to results.json."""
+
+    id: str
+    parameters: dict
+    statistic_name: str
+    statistic: float
+    confidence_bound: float
+    side: str                     # "upper": pass iff cb <= bound; "lower": pass iff cb >= bound
+    alpha: float
+    method: str
+    bound: float
+    bound_provenance: str
+    negative_control: dict
+    subchecks: list = field(default_factory=list)
+    seeds: list = field(default_factory=list)
+    device: str = ""
+    wall_s: float = 0.0
+    details: dict = field(default_factory=dict)
+
+    @property
+    def primary_pass(self) -> bool:
+        if not math.isfinite(self.confidence_bound):
+            return (self.side == "upper" and self.confidence_bound == -math.inf) or (
+                self.side == "lower" and self.confidence_bound == math.inf)
+        return (self.confidence_bound <= self.bound if self.side == "upper"
+                else self.confidence_bound >= self.bound)
+
+    @property
+    def margin(self) -> float:
+        """bound - cb for an upper bound, cb - bound for a lower one: >= 0 passes."""
+        return (self.bound - self.confidence_bound if self.side == "upper"
+                else self.confidence_bound - self.bound)
+
+    @property
+    def verdict(self) -> str:
+        ok = self.primary_pass and all(s["verdict"] == "pass" for s in self.subchecks)
+        return "pass" if ok else "fail"
+
+    def record(self) -> dict:
+        c = claim(self.id)
+        return {
+            "id": self.id, "title": c.title, "statement": c.statement,
+            "provenance": list(c.provenance) + ([self.bound_provenance] if self.bound_provenance
+                                                else []),
+            "parameters": self.parameters,
+            "statistic": {"name": self.statistic_name, "value": finite(self.statistic)},
+            "confidence_bound": {"value": finite(self.confidence_bound), "side": self.side,
+                                 "alpha": self.alpha, "method": self.method},
+            "bound": finite(self.bound), "margin": finite(self.margin), "verdict": self.verdict,
+            "subchecks": self.subchecks, "negative_control": self.negative_control,
+            "seeds": self.seeds, "device": self.device, "versions": versions(),
+            "wall_s": self.wall_s, "details": self.details,
+        }
+
+    def failure_message(self, ctx: Context) -> str:
+        bad = [s["name"] for s in self.subchecks if s["verdict"] != "pass"]
+        parts = [f"{self.id} failed: {self.statistic_name}: confidence bound "
+                 f"{self.confidence_bound:.4g} vs bound {self.bound:.4g} ({self.side})"]
+        if bad:
+            parts.append("failing subchecks: " + ", ".join(bad))
+        parts.append(f"reproduce with: {ctx.reproduce(self.id)}")
+        return "; ".join(parts)
+
+
+def subcheck(name: str, statistic: float, cb: float, bound: float, side: str, alpha: float,
+             method: str, **extra) -> dict:
+    """A component of a claim's decision, with its own one-sided bound and verdict."""
+    ok = cb <= bound if side == "upper" else cb >= bound
+    if isinstance(cb, float) and math.isnan(cb):
+        ok = False
+    return {"name": name, "statistic": finite(statistic), "confidence_bound": finite(cb),
+            "bound": finite(bound), "side": side, "alpha": alpha, "method": method,
+            "verdict": "pass" if ok else "fail", **extra}
+
+
+def negative_control(description: str, rejected: bool, **extra) -> dict:
+    """The same decision rule on a case where the claim must fail: 'rejected' is the good outcome."""
+    return {"description": description, "verdict": "rejected" if rejected else "accepted", **extra}
+
+
+class Timer:
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.s = time.perf_counter() - self.t0
