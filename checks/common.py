@@ -196,7 +196,8 @@ class ClaimResult:
 
 def subcheck(name: str, statistic: float, cb: float, bound: float, side: str, alpha: float,
              method: str, **extra) -> dict:
-    """A component of a claim's decision, with its own one-sided bound and verdict."""
+    """A component of a claim's decision, with its own one-sided bound and verdict (a NaN
+    confidence bound never passes)."""
     ok = cb <= bound if side == "upper" else cb >= bound
     if isinstance(cb, float) and math.isnan(cb):
         ok = False

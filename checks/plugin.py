@@ -43,6 +43,12 @@ def _seed(config) -> int:
 def pytest_configure(config):
     for cid in ("C1", "C2", "C3", "C4", "C5", "C6"):
         config.addinivalue_line("markers", f"claim_{cid.lower()}: decides claim {cid}")
+    from ..theory.params import ParameterError, validate
+    try:
+        validate("pytest --mtl-* options", profile=config.getoption("--mtl-profile"),
+                 seed=_seed(config), device=config.getoption("--mtl-device"))
+    except ParameterError as e:
+        raise pytest.UsageError(str(e)) from None
     _RECORDS.clear()
     _STATE.clear()
     _STATE["t0"] = time.time()

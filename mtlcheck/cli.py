@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                           ("m", None)):
         q.add_argument(f"--{name}", type=_num, required=True, help=PARAMS[name].doc)
     q.add_argument("--tasks", default="halfspace", help="halfspace | clusters | quadratic")
-    q.add_argument("--noise", type=_num, default=0.0, help="label-flip probability in [0, 0.5)")
+    q.add_argument("--noise", type=_num, default=0.0, help="label-flip probability in [0, 0.5]")
     q.add_argument("--single-task", action="store_true", help="every task slot is one task")
     q.add_argument("--variant", default="one-step", help="one-step | alternating")
     q.add_argument("--rounds", type=_num, default=1, help="rounds (alternating)")

@@ -17,7 +17,7 @@ from ..theory.params import validate
 from .pretrain import activation
 from .samplers import Target, gaussian
 
-__all__ = ["features", "ridge_fit", "logistic_fit", "FeatureMap", "probe_curve"]
+__all__ = ["features", "ridge_fit", "logistic_fit", "FeatureMap", "probe_curve", "width_curve"]
 
 
 def features(W: torch.Tensor, X: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
@@ -106,4 +106,28 @@ def probe_curve(fmap: FeatureMap, M: torch.Tensor, target_sampler: Callable[[tor
             mse[rep, k] = float(((pred - yte) ** 2).mean())
             err[rep, k] = float((torch.where(raw >= 0, 1.0, -1.0).to(yte.dtype) != yte).double()
                                 .mean()) if target.classification else float("nan")
+    return {"mse": mse, "err01": err}
+
+
+def width_curve(W: torch.Tensor, M: torch.Tensor,
+                target_sampler: Callable[[torch.Generator], Target], widths: list[int], n: int,
+                reps: int, n_test: int, lam: float, gen: torch.Generator) -> dict:
+    """Test errors of the ridge probe on the first m rows of W (unit-normalised), for every m in
+    ``widths``, with n training samples; features computed once for the largest width."""
+    validate("width_curve", reps=reps, n=n, n_test=n_test, ridge=lam)
+    d = M.shape[0]
+    Wn = W[:max(widths)] / W[:max(widths)].norm(dim=1, keepdim=True)
+    mse = torch.empty(reps, len(widths), dtype=torch.float64)
+    err = torch.empty_like(mse)
+    for rep in range(reps):
+        target = target_sampler(gen)
+        X = gaussian((n + n_test, d), gen, M.dtype)
+        y = target(X @ M)
+        F = features(Wn, X)
+        yte = y[n:].double()
+        for k, m in enumerate(widths):
+            beta = ridge_fit(F[:n, :m], y[:n], lam)
+            raw = F[n:, :m].double() @ beta
+            mse[rep, k] = float(((raw.clamp(-1.0, 1.0) - yte) ** 2).mean())
+            err[rep, k] = float((torch.where(raw >= 0, 1.0, -1.0).double() != yte).double().mean())
     return {"mse": mse, "err01": err}

@@ -23,7 +23,7 @@ def test_reference_model_defaults_and_frozen():
     (lambda: GroundTruth(d=0, r=1), "The 'd' parameter of GroundTruth must be an int >= r=1. Got 0 instead."),
     (lambda: TaskFamily("spiral"), "The 'family' parameter of TaskFamily must be one of {'halfspace', 'clusters', 'quadratic'}. Got 'spiral' instead."),
     (lambda: TaskFamily("clusters", n_clusters=1), "The 'n_clusters' parameter of TaskFamily must be an int >= 2. Got 1 instead."),
-    (lambda: LabelNoise(0.7), "The 'noise' parameter of LabelNoise must be a finite float in [0, 0.5). Got 0.7 instead."),
+    (lambda: LabelNoise(0.7), "The 'noise' parameter of LabelNoise must be a finite float in [0, 0.5]. Got 0.7 instead."),
     (lambda: Algorithm(T=0, n1=1, n2=1, m=1), "The 'T' parameter of Algorithm must be an int >= 1. Got 0 instead."),
     (lambda: Algorithm(T=1, n1=1, n2=1, m=1, loss="mse"), "The 'loss' parameter of Algorithm must be one of {'correlation', 'hinge', 'logistic'}. Got 'mse' instead."),
     (lambda: Algorithm(T=1, n1=1, n2=1, m=1, rounds=3), "The 'rounds' parameter of Algorithm(variant='one-step') must be 1. Got 3 instead."),

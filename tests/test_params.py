@@ -24,8 +24,8 @@ from mtlcheck.theory.params import PARAMS, ParameterError, check_matrix, check_o
     (dict(profile="slow"), "The 'profile' parameter of pretrain must be one of {'quick', 'full'}. "
                            "Got 'slow' instead."),
     (dict(eps=1.0), "The 'eps' parameter of pretrain must be a finite float in (0, 1). Got 1.0 instead."),
-    (dict(noise=0.5), "The 'noise' parameter of pretrain must be a finite float in [0, 0.5). "
-                      "Got 0.5 instead."),
+    (dict(noise=0.7), "The 'noise' parameter of pretrain must be a finite float in [0, 0.5]. "
+                      "Got 0.7 instead."),
     (dict(eta_a=float("nan")), "The 'eta_a' parameter of pretrain must be a finite float > 0. "
                                "Got nan instead."),
 ])

@@ -86,3 +86,170 @@ def e_out_prediction_fn():
         return float(f(d, r, T, n1, n2, p))
 
     return pred
+
+
+# --- section 6: the downstream probe (derived here) ------------------------------------------
+
+R_in = sp.Symbol("R_in", nonnegative=True)        # in-span risk of a comparator beta
+bnorm = sp.Symbol("|beta|", nonnegative=True)      # its norm
+
+#: constants of the probe bound: (value, origin). 'lm_a', 'lm_b': Laurent and Massart (2000),
+#: Lemma 1; 'loo': the leave-one-out inflation exponent; 'clip': the range of the clipped loss.
+PROBE_CONSTANTS = {
+    "lm_a": (sp.Integer(2), "Laurent-Massart: P(|Wx|^2 >= tr S + a sqrt(tr(S^2) t) + b |S| t) <= e^-t"),
+    "lm_b": (sp.Integer(2), "Laurent-Massart, second constant"),
+    "loo": (sp.Integer(2), "E LOO <= (1 + B^2/(n lam))^loo (R(beta) + lam |beta|^2): the square"),
+    "clip": (sp.Integer(4), "(y - clip f)^2 <= 4 on the event |phi| > B"),
+}
+
+
+@lru_cache(maxsize=None)
+def probe_bound_expr() -> sp.Expr:
+    """(c) in terms of E_out, the in-span comparator (R_in, |beta|), m, n, lambda, t (section 6):
+
+        E R(clip f_n) <= (1 + m (1 + a sqrt(t) + b t) / (n lam))^2
+                         * ((sqrt(R_in) + |beta| sqrt(m E_out))^2 + lam |beta|^2) + 4 e^-t
+
+    for unit-norm rows. d does not appear (checked by claims.independent_of in the tests).
+    """
+    c = {k: v[0] for k, v in PROBE_CONSTANTS.items()}
+    m, n, lam, t, E = S.m, S.n, S.lam, S.t, S.E_out
+    B2 = m * (1 + c["lm_a"] * sp.sqrt(t) + c["lm_b"] * t)
+    approx = (sp.sqrt(R_in) + bnorm * sp.sqrt(m * E)) ** 2 + lam * bnorm ** 2
+    return (1 + B2 / (n * lam)) ** c["loo"] * approx + c["clip"] * sp.exp(-t)
+
+
+def _c(name):
+    return float(PROBE_CONSTANTS[name][0])
+
+
+def normalise_rows(W):
+    import numpy as np
+    W = np.asarray(W, dtype=float)
+    return W / np.linalg.norm(W, axis=1, keepdims=True)
+
+
+def lm_radius2(W, t: float) -> float:
+    """B_t^2 with P(|W x|^2 >= B_t^2) <= e^-t for x ~ N(0, I) (Laurent and Massart 2000)."""
+    import numpy as np
+    S_ = W @ W.T
+    ev = np.clip(np.linalg.eigvalsh(S_), 0, None)
+    return float(ev.sum() + _c("lm_a") * np.sqrt((ev ** 2).sum() * t) + _c("lm_b") * ev.max() * t)
+
+
+def probe_population_risk(W, M, lam: float) -> float:
+    """min_beta E_v[R(beta) + lam |beta|^2] for the halfspace downstream family and features
+    relu(w_i . x / |w_i|), from the closed forms: G = arc-cosine Gram, E_v h h^T = W M M^T W^T
+    /(2 pi r) (sections 2.2, 2.5, 2.7): 1 - tr((G + lam I)^-1 E_v h h^T)."""
+    import numpy as np
+
+    from .population import arccos_kernel
+    Wn = normalise_rows(W)
+    G = arccos_kernel(Wn)
+    r = M.shape[1]
+    H = (Wn @ M) @ (Wn @ M).T / (2 * np.pi * r)
+    A = np.linalg.solve(G + lam * np.eye(len(G)), H)
+    return float(1.0 - np.trace(A))
+
+
+def probe_bound(W, M, n: int, lam: float, t: float) -> float:
+    """The section-6 bound on E R(clip f_n) for the ridge probe with penalty lam, using the exact
+    population risk of the features of W itself (tighter than the E_out form, still d-free: it
+    depends on W only through its m x m Gram and W M)."""
+    import math
+    Wn = normalise_rows(W)
+    B2 = lm_radius2(Wn, t)
+    return (1 + B2 / (n * lam)) ** _c("loo") * probe_population_risk(Wn, M, lam) \
+        + _c("clip") * math.exp(-t)
+
+
+def probe_sample_bound(pairs, eps: float, lam: float) -> float:
+    """Smallest n with mean_s probe_bound(W_s, M_s, n, lam, t) <= eps for some t (inf if none):
+    the derived d-free bound on n*(eps) for the pooled curve of several pretrained (W_s, M_s)."""
+    import math
+    import numpy as np
+    Ws = [normalise_rows(W) for W, _ in pairs]
+    R = [probe_population_risk(W, M, lam) for W, (_, M) in zip(Ws, pairs)]
+    best = math.inf
+    for t in np.linspace(max(math.log(_c("clip") / eps) + 1e-3, 0.5), 60.0, 240):
+        extra = _c("clip") * math.exp(-t)
+        if extra >= eps:
+            continue
+        B2 = [lm_radius2(W, t) for W in Ws]
+
+        def mean_bound(n):
+            return float(np.mean([(1 + b / (n * lam)) ** _c("loo") * rr for b, rr in zip(B2, R)])) + extra
+
+        if mean_bound(1e18) > eps:
+            continue
+        lo, hi = 1.0, 1e18
+        for _ in range(200):
+            mid = math.sqrt(lo * hi)
+            if mean_bound(mid) <= eps:
+                hi = mid
+            else:
+                lo = mid
+        best = min(best, hi)
+    return best
+
+
+def width_risk_curve(W, M, widths, jitter: float = 1e-9):
+    """Population risk of the best linear probe on the first m rows of W, for m in ``widths``
+    (halfspace downstream family, n -> infinity): the neuron complexity of section 6.3."""
+    return [probe_population_risk(W[:k], M, jitter) for k in widths]
+
+
+def width_bound_curve(W, M, widths, mus=None):
+    """The (c) approximation term in the E_out form, minimised along the in-span ridge path:
+        min_mu (sqrt(E_v R_in(beta_mu)) + sqrt(E_v |beta_mu|^2) sqrt(sum_{i<=m} |P w_i|^2))^2
+    for the first m unit rows; an upper bound on the population risk of the first m features
+    (section 6.2, with Minkowski's inequality for the average over v)."""
+    import numpy as np
+
+    from .population import arccos_kernel
+    Wn = normalise_rows(W)
+    C = Wn @ M @ M.T                       # in-span parts (not renormalised)
+    Pout = Wn - C
+    r = M.shape[1]
+    mus = mus if mus is not None else np.logspace(-6, 1, 36)
+    out = []
+    for k in widths:
+        Ck = C[:k]
+        nz = np.linalg.norm(Ck, axis=1) > 0
+        G = arccos_kernel(Ck[nz]) if nz.any() else np.zeros((0, 0))
+        H = (Ck[nz] @ M) @ (Ck[nz] @ M).T / (2 * np.pi * r)
+        mE = float((Pout[:k] ** 2).sum())
+        best = np.inf
+        for mu in mus:
+            A = np.linalg.inv(G + mu * np.eye(len(G)))
+            Rin = 1 - 2 * np.trace(A @ H) + np.trace(A @ G @ A @ H)
+            b2 = np.trace(A @ A @ H)
+            best = min(best, (np.sqrt(max(Rin, 0.0)) + np.sqrt(max(b2, 0.0) * mE)) ** 2)
+        out.append(float(best))
+    return out
+
+
+# --- section 7: single-task isotropy (derived here) -------------------------------------------
+
+@lru_cache(maxsize=None)
+def single_task_isotropy_expr() -> sp.Expr:
+    """High-probability bound on the isotropy of the one-step W1 trained on ONE task (section 7):
+
+        isotropy <= q / (1 - q),  q = sqrt(c_r / (k_ind^2 n2 delta)),  c_r = r ind_sq - k_ind^2,
+
+    with probability >= 1 - delta (Markov on the in-span noise, Weyl on the singular values);
+    in population (n2 -> oo) the isotropy is 0 for r >= 2: one task gives rank one.
+    """
+    c = _derived_constants()
+    c_r = S.r * c["ind_sq"] - c["k_ind"] ** 2
+    q = sp.sqrt(c_r / (c["k_ind"] ** 2 * S.n2 * S.delta))
+    return q / (1 - q)
+
+
+def single_task_isotropy_bound(r: int, n2: int, delta: float) -> float:
+    """Numeric value of :func:`single_task_isotropy_expr` (inf when q >= 1)."""
+    import math
+    c = _derived_constants()
+    c_r = r * float(c["ind_sq"]) - float(c["k_ind"]) ** 2
+    q = math.sqrt(c_r / (float(c["k_ind"]) ** 2 * n2 * delta))
+    return math.inf if q >= 1 else q / (1 - q)

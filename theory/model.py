@@ -40,7 +40,8 @@ class GroundTruth:
 
 @dataclass(frozen=True)
 class LabelNoise:
-    """Each label flipped independently with probability p in [0, 1/2)."""
+    """Each label flipped independently with probability p in [0, 1/2] (p = 1/2: pure noise,
+    the labels carry no information about x; used as a negative control)."""
 
     p: float = 0.0
 

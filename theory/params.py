@@ -158,7 +158,7 @@ PARAMS: dict[str, Param] = dict([
     _p("eps", "float", 0.0, 1.0, open_low=True, open_high=True, doc="target error"),
     _p("delta", "float", 0.0, 1.0, open_low=True, open_high=True, doc="failure probability"),
     _p("alpha", "float", 0.0, 0.5, open_low=True, open_high=True, doc="false-alarm probability"),
-    _p("noise", "float", 0.0, 0.5, open_high=True, doc="label-flip probability p"),
+    _p("noise", "float", 0.0, 0.5, doc="label-flip probability p (1/2: labels carry no signal)"),
     _p("eta_a", "float", 0.0, None, open_low=True, doc="head step size"),
     _p("eta_w", "float", 0.0, None, open_low=True, doc="representation step size"),
     _p("weight_decay", "float", 0.0, None, doc="weight decay lambda (one-step: 1/eta_w)"),
@@ -245,8 +245,9 @@ def check_matrix(name: str, value: Any, where: str, shape_doc: str, ndim: int = 
     return arr
 
 
-def check_orthonormal(name: str, value: Any, where: str, d: int | None = None, tol: float = 1e-8):
-    """Validate M (d x r, r <= d) with orthonormal columns: ||M^T M - I||_max <= tol."""
+def check_orthonormal(name: str, value: Any, where: str, d: int | None = None, tol: float = 1e-6):
+    """Validate M (d x r, r <= d) with orthonormal columns: ||M^T M - I||_max <= tol (1e-6:
+    a float32 M is orthonormal to about 1e-7)."""
     import numpy as np
 
     M = check_matrix(name, value, where, "(d, r) with r <= d" if d is None else f"({d}, r)",

@@ -1,0 +1,154 @@
+"""C1 recovery: E_out falls as T (and n) grow, all r directions are covered, and the derived
+prediction (a) of E[E_out] is consistent with simulation (docs/derivations.md section 4)."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from mtlcheck.checks.common import ClaimResult, Timer, derive_seed, negative_control, subcheck
+from mtlcheck.checks.profiles import ALPHA, profile
+from mtlcheck.checks.stats import bootstrap_bound, mean_bound, ols_slope
+from mtlcheck.checks.sweeps import pretrained
+from mtlcheck.theory.bounds import e_out_prediction_fn
+
+pytestmark = pytest.mark.claim_c1
+
+
+def _runs(ctx, P, label, xs, make, **algo):
+    """For every x of a sweep and every seed: E_out and isotropy (cached cells)."""
+    out = {}
+    for x in xs:
+        out[x] = []
+        for s in range(P["seeds"]):
+            d, r, T, n, noise = make(x)
+            key = {"claim": "C1", "sweep": label, "x": x, "s": s, "d": d, "r": r, "T": T, "n": n,
+                   "m": P["m"], "noise": noise, "seed": ctx.seed, "device": ctx.device, **algo}
+
+            def compute():
+                res = pretrained(ctx, d, r, T, n, n, P["m"], derive_seed(ctx.seed, "C1", label, x, s),
+                                 **algo) if noise == 0 else _noisy(ctx, d, r, T, n, P["m"], noise,
+                                                                   derive_seed(ctx.seed, "C1", label, x, s))
+                met = res.metrics()
+                return {"E_out": met["E_out"], "isotropy": met["isotropy"]}
+
+            out[x].append(ctx.cache.cell("C1", key, compute))
+        ctx.progress(f"C1 {label}: x={x}: mean E_out "
+                     f"{sum(c['E_out'] for c in out[x]) / len(out[x]):.4g}")
+    return out
+
+
+def _noisy(ctx, d, r, T, n, m, noise, seed):
+    from mtlcheck.sim.pretrain import PretrainConfig, pretrain
+    from mtlcheck.theory.model import Algorithm, ReferenceModel
+    return pretrain(PretrainConfig(ReferenceModel(d, r, noise=noise), Algorithm(T, n, n, m),
+                                   seed=seed, device=ctx.device))
+
+
+def _slope(runs, key, gen, B):
+    """Slope of log(metric) against log x over all runs, and bootstrap replicates (seeds
+    resampled within each x)."""
+    xs = sorted(runs)
+    def fit(sample):
+        X, Y = [], []
+        for x in xs:
+            for c in sample[x]:
+                X.append(math.log(x))
+                Y.append(math.log(max(c[key], 1e-300)))
+        return ols_slope(X, Y)
+    point = fit(runs)
+    reps = []
+    for _ in range(B):
+        sample = {x: [runs[x][i] for i in torch.randint(0, len(runs[x]), (len(runs[x]),),
+                                                        generator=gen).tolist()] for x in xs}
+        reps.append(fit(sample))
+    return point, reps
+
+
+def rule(runs_T, runs_n, P, gen, alpha, pred=None, model=None):
+    """The C1 decision rule on a T sweep and an n sweep; returns (slope, ucb, subchecks)."""
+    slope, reps = _slope(runs_T, "E_out", gen, P["B"])
+    ucb = bootstrap_bound(reps, alpha, "upper")
+    subs = []
+    if runs_n is not None:
+        s_n, reps_n = _slope(runs_n, "E_out", gen, P["B"])
+        subs.append(subcheck("E_out falls with n1 = n2 (slope of log E_out vs log n)", s_n,
+                             bootstrap_bound(reps_n, alpha, "upper"), P["slope_max"], "upper", alpha,
+                             "percentile bootstrap over seeds"))
+    Tmax = max(runs_T)
+    iso = [c["isotropy"] for c in runs_T[Tmax]]
+    subs.append(subcheck(f"isotropy sigma_r/sigma_1 of W M at T={Tmax}", sum(iso) / len(iso),
+                         mean_bound(iso, alpha, "lower"), P["iso_tau"], "lower", alpha,
+                         "Student t over seeds"))
+    if pred is not None:
+        k = len(runs_T)
+        worst, gaps = 0.0, {}
+        for T, cells in runs_T.items():
+            e = [c["E_out"] for c in cells]
+            p = pred(*model(T))
+            lo = mean_bound(e, alpha / (2 * k), "lower")
+            hi = mean_bound(e, alpha / (2 * k), "upper")
+            # lower confidence bound on |E[E_out]/pred - 1| (0 if the interval covers pred)
+            dist = max(0.0, lo / p - 1, 1 - hi / p)
+            gaps[T] = {"mean": sum(e) / len(e), "prediction": p, "gap": sum(e) / len(e) / p - 1}
+            worst = max(worst, dist)
+        subs.append(subcheck("derived prediction (a) of E[E_out] (max over T of the lower "
+                             "bound on |mean/prediction - 1|)", max(abs(g["gap"]) for g in gaps.values()),
+                             worst, P["pred_tol"], "upper", alpha,
+                             "Student t over seeds, Bonferroni over T", per_T=gaps))
+    return slope, ucb, subs
+
+
+def decide(ctx) -> ClaimResult:
+    P = profile(ctx.profile, "C1")
+    d, r, n = P["d"], P["r"], P["n"]
+    gen = torch.Generator().manual_seed(derive_seed(ctx.seed, "C1", "bootstrap"))
+    with Timer() as tm:
+        runs_T = _runs(ctx, P, "T", P["T_grid"], lambda T: (d, r, T, n, 0.0))
+        runs_n = _runs(ctx, P, "n", P["n_grid"], lambda nn: (d, r, P["T_for_n"], nn, 0.0))
+        pred = e_out_prediction_fn()
+        slope, ucb, subs = rule(runs_T, runs_n, P, gen, ALPHA, pred, lambda T: (d, r, T, n, n))
+        # negative controls: the same rule must reject (a) pure-noise labels, (b) one task
+        noise_T = _runs(ctx, P, "noise", P["T_grid"], lambda T: (d, r, T, n, 0.5))
+        ns, nucb, nsubs = rule(noise_T, None, P, gen, ALPHA)
+        one_T = _runs(ctx, P, "single", P["T_grid"], lambda T: (d, r, T, n, 0.0), single_task=True)
+        os_, oucb, osubs = rule(one_T, None, P, gen, ALPHA)
+        rej_a = not (nucb <= P["slope_max"] and all(s["verdict"] == "pass" for s in nsubs))
+        rej_b = not (oucb <= P["slope_max"] and all(s["verdict"] == "pass" for s in osubs))
+    nc = negative_control(
+        "the C1 rule on (a) tasks whose labels are pure noise (p = 1/2) and (b) T copies of one "
+        "task; both must be rejected", rej_a and rej_b,
+        pure_noise={"slope": ns, "slope_ucb": nucb, "isotropy_lcb": nsubs[-1]["confidence_bound"],
+                    "rejected": rej_a},
+        single_task={"slope": os_, "slope_ucb": oucb, "isotropy_lcb": osubs[-1]["confidence_bound"],
+                     "rejected": rej_b})
+    seeds = [derive_seed(ctx.seed, "C1", "T", T, s) for T in P["T_grid"] for s in range(P["seeds"])]
+    return ClaimResult(
+        id="C1", parameters={k: v for k, v in P.items()},
+        statistic_name="slope of log E_out vs log T", statistic=slope, confidence_bound=ucb,
+        side="upper", alpha=ALPHA, method="percentile bootstrap over seeds", bound=P["slope_max"],
+        bound_provenance="", negative_control=nc, subchecks=subs, seeds=seeds,
+        device=ctx.device, wall_s=tm.s,
+        details={"E_out_vs_T": {str(T): [c["E_out"] for c in runs_T[T]] for T in runs_T},
+                 "isotropy_vs_T": {str(T): [c["isotropy"] for c in runs_T[T]] for T in runs_T},
+                 "single_task_E_out_vs_T": {str(T): [c["E_out"] for c in one_T[T]] for T in one_T},
+                 "single_task_isotropy_vs_T": {str(T): [c["isotropy"] for c in one_T[T]] for T in one_T},
+                 "E_out_vs_n": {str(x): [c["E_out"] for c in runs_n[x]] for x in runs_n},
+                 "prediction_vs_T": {str(T): pred(d, r, T, n, n) for T in runs_T}})
+
+
+@pytest.fixture(scope="module")
+def result(mtl_ctx):
+    return decide(mtl_ctx)
+
+
+def test_c1_claim(result, record_claim, mtl_ctx):
+    record_claim(result)
+    assert result.verdict == "pass", result.failure_message(mtl_ctx)
+
+
+def test_c1_negative_control_rejected(result, mtl_ctx):
+    assert result.negative_control["verdict"] == "rejected", (
+        f"C1's rule accepted its negative control: {result.negative_control}; "
+        f"reproduce with: {mtl_ctx.reproduce('C1')}")

@@ -1,0 +1,106 @@
+"""C4 single-task failure: with high probability over the draw of one task, training on it
+leaves some of the r directions unlearned (isotropy near 0), and a downstream task along the
+least-learned direction fails; multi-task runs at the same per-task budget succeed."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mtlcheck.checks.common import ClaimResult, Timer, derive_seed, negative_control, subcheck
+from mtlcheck.checks.profiles import ALPHA, profile
+from mtlcheck.checks.stats import clopper_pearson_lower, clopper_pearson_upper, mean_bound
+from mtlcheck.checks.sweeps import pretrained
+from mtlcheck.sim.probes import FeatureMap, probe_curve
+from mtlcheck.sim.samplers import Target, generator
+from mtlcheck.theory.bounds import single_task_isotropy_bound
+
+pytestmark = pytest.mark.claim_c4
+
+
+def _run(ctx, P, kind, k):
+    T = 1 if kind == "single" else P["multi_T"]
+    n2 = P["n2"] if kind == "single" else P["n1"]
+    key = {"claim": "C4", "kind": kind, "k": k, "T": T, "n2": n2, "seed": ctx.seed,
+           "device": ctx.device, **{x: v for x, v in P.items() if x != "K"}}
+
+    def compute():
+        res = pretrained(ctx, P["d"], P["r"], T, P["n1"], n2, P["m"],
+                         derive_seed(ctx.seed, "C4", kind, k))
+        WM = (res.W.double() @ res.M.double())
+        _, _, Vh = torch.linalg.svd(WM, full_matrices=False)
+        v_miss = Vh[-1].to(res.M.dtype)                 # least-learned direction of span(M)
+        target = lambda g: Target("missed", lambda z: torch.where(z @ v_miss >= 0, 1.0, -1.0).to(z.dtype))
+        g = generator(derive_seed(ctx.seed, "C4", kind, k, "downstream"), res.M.device)
+        c = probe_curve(FeatureMap.network(kind, res.W), res.M, target, [P["n_ds"]], 1,
+                        P["n_test"], P["lam"], g)
+        return {"isotropy": res.metrics()["isotropy"], "missed_err01": float(c["err01"][0, 0]),
+                "E_out": res.metrics()["E_out"]}
+
+    return ctx.cache.cell("C4", key, compute)
+
+
+def rule(iso, P, alpha):
+    """Fraction of runs with isotropy below tau, and its Clopper-Pearson lower bound."""
+    k = sum(1 for v in iso if v < P["tau"])
+    return k / len(iso), clopper_pearson_lower(k, len(iso), alpha)
+
+
+def decide(ctx) -> ClaimResult:
+    P = profile(ctx.profile, "C4")
+    with Timer() as tm:
+        single = [_run(ctx, P, "single", k) for k in range(P["K"])]
+        ctx.progress(f"C4: {P['K']} single-task runs done")
+        multi = [_run(ctx, P, "multi", k) for k in range(P["K"])]
+        ctx.progress(f"C4: {P['K']} multi-task runs done")
+        frac, lcb = rule([c["isotropy"] for c in single], P, ALPHA)
+        mfrac, mlcb = rule([c["isotropy"] for c in multi], P, ALPHA)
+        mk = sum(1 for c in multi if c["isotropy"] < P["tau"])
+        serr = [c["missed_err01"] for c in single]
+        merr = [c["missed_err01"] for c in multi]
+        subs = [
+            subcheck("0-1 error of a downstream task along the least-learned direction, single "
+                     "task (mean; fails: >= err_fail)", sum(serr) / len(serr),
+                     mean_bound(serr, ALPHA, "lower"), P["err_fail"], "lower", ALPHA,
+                     "Student t over task draws"),
+            subcheck("fraction of multi-task runs with isotropy < tau", mk / len(multi),
+                     clopper_pearson_upper(mk, len(multi), ALPHA), 1 - P["p_min"], "upper", ALPHA,
+                     "Clopper-Pearson"),
+            subcheck("0-1 error along the least-learned direction, multi-task (mean; succeeds: "
+                     "<= err_ok)", sum(merr) / len(merr), mean_bound(merr, ALPHA, "upper"),
+                     P["err_ok"], "upper", ALPHA, "Student t over task draws"),
+        ]
+    nc = negative_control(
+        "the single-task rule (Clopper-Pearson lower bound of the fraction of runs with isotropy "
+        "< tau >= p_min) applied to multi-task runs", not (mlcb >= P["p_min"]),
+        statistic=mfrac, confidence_bound=mlcb)
+    derived = single_task_isotropy_bound(P["r"], P["n2"], 0.05)
+    return ClaimResult(
+        id="C4", parameters=dict(P),
+        statistic_name=f"fraction of single-task runs with isotropy < {P['tau']}",
+        statistic=frac, confidence_bound=lcb, side="lower", alpha=ALPHA,
+        method="Clopper-Pearson (exact binomial)", bound=P["p_min"],
+        bound_provenance="derived here: docs/derivations.md section 7 (single-task isotropy)",
+        negative_control=nc, subchecks=subs,
+        seeds=[derive_seed(ctx.seed, "C4", kind, k) for kind in ("single", "multi")
+               for k in range(P["K"])],
+        device=ctx.device, wall_s=tm.s,
+        details={"single_isotropy": [c["isotropy"] for c in single],
+                 "multi_isotropy": [c["isotropy"] for c in multi],
+                 "single_missed_err01": serr, "multi_missed_err01": merr,
+                 "derived_single_task_isotropy_bound_delta_0.05": derived})
+
+
+@pytest.fixture(scope="module")
+def result(mtl_ctx):
+    return decide(mtl_ctx)
+
+
+def test_c4_claim(result, record_claim, mtl_ctx):
+    record_claim(result)
+    assert result.verdict == "pass", result.failure_message(mtl_ctx)
+
+
+def test_c4_negative_control_rejected(result, mtl_ctx):
+    assert result.negative_control["verdict"] == "rejected", (
+        f"C4's rule accepted its negative control: {result.negative_control}; "
+        f"reproduce with: {mtl_ctx.reproduce('C4')}")

@@ -1,0 +1,134 @@
+"""C5 random features: on a small d grid and a target that is not linear in z (sign(z1 z2)),
+the width m* a random-feature model needs grows with d (with confidence) while the pretrained
+model's stays flat. Both an exponential (log m* against d) and a power law (log m* against
+log d) are fitted; the record says which fits better, and no more than the data show."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from mtlcheck.checks.common import (ClaimResult, Timer, derive_seed, finite, negative_control,
+                                    subcheck)
+from mtlcheck.checks.profiles import ALPHA, profile
+from mtlcheck.checks.stats import bootstrap_bound, ols_fit
+from mtlcheck.checks.sweeps import bootstrap_slope, budget_n, pretrained, slope_bounds, tensor_lists
+from mtlcheck.sim.probes import width_curve
+from mtlcheck.sim.samplers import generator, make_target, sphere
+
+pytestmark = pytest.mark.claim_c5
+
+
+def _cell(ctx, P, d, s):
+    n_pre = budget_n(d, P["r"], P["T"], P["E_target"])
+    key = {"claim": "C5", "d": d, "s": s, "n_pre": n_pre, "seed": ctx.seed, "device": ctx.device,
+           **{k: v for k, v in P.items() if k not in ("d_grid", "B")}}
+
+    def compute():
+        res = pretrained(ctx, d, P["r"], P["T"], n_pre, n_pre, P["m_max"],
+                         derive_seed(ctx.seed, "C5", d, s))
+        target = lambda g: make_target("xor", P["r"], g)
+        g = generator(derive_seed(ctx.seed, "C5", d, s, "downstream"), res.M.device)
+        pre = width_curve(res.W, res.M, target, P["widths"], P["n"], P["reps"], P["n_test"],
+                          P["lam"], g)
+        rf_W = sphere(max(P["rf_widths"]), d, g, res.M.dtype)
+        rf = width_curve(rf_W, res.M, target, P["rf_widths"], P["n"], P["reps"], P["n_test"],
+                         P["lam"], g)
+        return {"pretrained": tensor_lists(pre["mse"]), "random-features": tensor_lists(rf["mse"]),
+                "E_out": res.metrics()["E_out"]}
+
+    return ctx.cache.cell("C5", key, compute)
+
+
+def _fits(ds, mstar):
+    """Exponential (log m* = a + b d) and power law (log m* = a + b log d) least-squares fits."""
+    ys = [math.log(mstar[d]) for d in ds]
+    ae, be, r2e = ols_fit([float(d) for d in ds], ys)
+    ap, bp, r2p = ols_fit([math.log(d) for d in ds], ys)
+    return {"exponential": {"rate_per_unit_d": be, "R2": r2e},
+            "power_law": {"exponent": bp, "R2": r2p}}
+
+
+def decide(ctx) -> ClaimResult:
+    P = profile(ctx.profile, "C5")
+    gen = torch.Generator().manual_seed(derive_seed(ctx.seed, "C5", "bootstrap"))
+    with Timer() as tm:
+        cells = {}
+        for d in P["d_grid"]:
+            cells[d] = [_cell(ctx, P, d, s) for s in range(P["seeds"])]
+            ctx.progress(f"C5 d={d} done")
+        curves = {name: {d: [row for c in cells[d] for row in c[name]] for d in cells}
+                  for name in ("pretrained", "random-features")}
+        # RF: does m* increase with d? slope of log m* against d, lower confidence bound
+        rfb = bootstrap_slope(P["rf_widths"], curves["random-features"], P["eps"], P["B"], gen,
+                              log_x=False)
+        rf_lcb, rf_ucb = slope_bounds(rfb, ALPHA)
+        # pretrained: flat? slope of log m* against log d, upper confidence bound
+        preb = bootstrap_slope(P["widths"], curves["pretrained"], P["eps"], P["B"], gen)
+        pl, pu = slope_bounds(preb, ALPHA)
+        subs = [subcheck("pretrained m* flat: slope of log m* vs log d", preb["slope"], pu,
+                         P["pre_slope_max"], "upper", ALPHA, "percentile bootstrap")]
+        # negative control: the 'increases with d' rule on the pretrained model
+        pre_lin = bootstrap_slope(P["widths"], curves["pretrained"], P["eps"], P["B"], gen,
+                                  log_x=False)
+        nl, nu = slope_bounds(pre_lin, ALPHA)
+        ds = sorted(cells)
+        fits = _fits(ds, rfb["crossing"]) if all(math.isfinite(rfb["crossing"][d]) for d in ds) else None
+        # how often each model fits better across bootstrap replicates of m*(d)
+        exp_better = 0
+        nrep = 0
+        for b in range(P["B"]):
+            ms = {d: rfb["crossing_replicates"][d][b] for d in ds}
+            if all(math.isfinite(v) for v in ms.values()):
+                f = _fits(ds, ms)
+                nrep += 1
+                exp_better += f["exponential"]["R2"] > f["power_law"]["R2"]
+        share = exp_better / nrep if nrep else float("nan")
+        if fits is None:
+            verdict_fit = "m* not reached at every d: no fit"
+        elif 0.1 < share < 0.9:
+            verdict_fit = (f"undecided: the exponential fits better in {share:.0%} of bootstrap "
+                           "replicates; this d range cannot tell an exponential from a power law")
+        else:
+            better = "exponential" if share >= 0.9 else "power law"
+            verdict_fit = (f"{better} fits better in {max(share, 1 - share):.0%} of bootstrap "
+                           f"replicates, on d in [{ds[0]}, {ds[-1]}] only")
+    nc = negative_control(
+        "the 'm* increases with d' rule (lower confidence bound of the slope of log m* vs d > 0) "
+        "on the pretrained model", not (nl > 0), statistic=finite(pre_lin["slope"]),
+        confidence_bound=finite(nl))
+    details = {"widths": P["widths"], "rf_widths": P["rf_widths"],
+               "m_star": {"random-features": {str(d): finite(v) for d, v in rfb["crossing"].items()},
+                          "pretrained": {str(d): finite(v) for d, v in preb["crossing"].items()}},
+               "m_star_ci": {name: {str(d): [finite(bootstrap_bound(b["crossing_replicates"][d], ALPHA, "lower")),
+                                             finite(bootstrap_bound(b["crossing_replicates"][d], ALPHA, "upper"))]
+                                    for d in ds} for name, b in (("random-features", rfb), ("pretrained", preb))},
+               "fits": fits, "exp_better_share": finite(share), "fit_verdict": verdict_fit,
+               "mean_mse": {name: {str(d): torch.tensor(curves[name][d]).mean(0).tolist() for d in ds}
+                            for name in curves},
+               "rf_slope_ci": [finite(rf_lcb), finite(rf_ucb)]}
+    return ClaimResult(
+        id="C5", parameters=dict(P), statistic_name="random features: slope of log m* vs d",
+        statistic=rfb["slope"], confidence_bound=rf_lcb, side="lower", alpha=ALPHA,
+        method="percentile bootstrap over repetitions", bound=0.0,
+        bound_provenance="derived here: docs/derivations.md section 8 (shape only)",
+        negative_control=nc, subchecks=subs,
+        seeds=[derive_seed(ctx.seed, "C5", d, s) for d in ds for s in range(P["seeds"])],
+        device=ctx.device, wall_s=tm.s, details=details)
+
+
+@pytest.fixture(scope="module")
+def result(mtl_ctx):
+    return decide(mtl_ctx)
+
+
+def test_c5_claim(result, record_claim, mtl_ctx):
+    record_claim(result)
+    assert result.verdict == "pass", result.failure_message(mtl_ctx)
+
+
+def test_c5_negative_control_rejected(result, mtl_ctx):
+    assert result.negative_control["verdict"] == "rejected", (
+        f"C5's rule accepted its negative control: {result.negative_control}; "
+        f"reproduce with: {mtl_ctx.reproduce('C5')}")

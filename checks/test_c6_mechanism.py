@@ -1,0 +1,161 @@
+"""C6 mechanism: the representation step after the head step is a gradient step on the
+pseudo-contrastive loss (PAPER.md section 3; docs/derivations.md sections 2.8-2.9 and 5).
+
+Sample-split form, exactly (float64): with a_t = one head step from 0 on S1_t, the multi-task
+loss L(W) = (1/T) sum_t mean_{S2_t} [-y a_t . relu(W x)] equals
+  L_split(W) = -(eta_a/T) sum_t mean_{j in S1_t} mean_{k in S2_t} y_j y_k <relu(W0 x_j), relu(W x_k)>
+for every W, so their gradients agree; the gradient of L comes from autograd (heads by autograd
+too), that of L_split from its explicit double sum, and the engine's W1 from sim/pretrain.py.
+Population form: W1 -> -(eta_a eta_W / 2) grad L_PC(W0) (theory/population.py).
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mtlcheck.checks.common import ClaimResult, Timer, derive_seed, negative_control, subcheck
+from mtlcheck.checks.profiles import ALPHA, profile
+from mtlcheck.checks.stats import mean_bound
+from mtlcheck.checks.sweeps import pretrained
+from mtlcheck.sim import pretrain as PT
+from mtlcheck.sim.samplers import FamilySampler, gaussian, generator, haar, sphere
+from mtlcheck.theory import population as POP
+from mtlcheck.theory.model import ReferenceModel
+
+pytestmark = pytest.mark.claim_c6
+
+
+def split_data(ctx, P, seed):
+    g = generator(seed)
+    d, r, T, n1, n2, m = (P[k] for k in ("d", "r", "T", "n1", "n2", "m"))
+    dt = torch.float64
+    M = haar(d, r, g, dt)
+    W0 = sphere(m, d, g, dt)
+    tasks = FamilySampler(ReferenceModel(d, r), g, dt).sample(T, g)
+    X1, y1, X2, y2 = PT.sample_split(tasks, M, n1, n2, g)
+    return M, W0, X1, y1, X2, y2
+
+
+def multitask_loss_grad(W0, X1, y1, X2, y2, eta_a, W=None):
+    """Heads by autograd (one step from 0 on S1), then grad_W of the multi-task loss on S2."""
+    T, _, _ = X1.shape
+    heads = []
+    for t in range(T):
+        a = torch.zeros(W0.shape[0], dtype=W0.dtype, requires_grad=True)
+        loss = -(y1[t] * (PT.activation(X1[t] @ W0.t()) @ a)).mean()
+        (g,) = torch.autograd.grad(loss, a)
+        heads.append(-eta_a * g)
+    W = (W0 if W is None else W).clone().requires_grad_(True)
+    L = sum(-(y2[t] * (PT.activation(X2[t] @ W.t()) @ heads[t])).mean() for t in range(T)) / T
+    (grad,) = torch.autograd.grad(L, W)
+    return float(L.detach()), grad
+
+
+def pc_split_loss_grad(W0, X1, y1, X2, y2, eta_a, W=None):
+    """The sample-split pseudo-contrastive loss and its gradient, from the explicit double sum."""
+    W = W0 if W is None else W
+    T, n1, _ = X1.shape
+    n2 = X2.shape[1]
+    F0 = torch.relu(torch.einsum("tjd,md->tjm", X1, W0))            # relu(W0 x_j)
+    Z = torch.einsum("tkd,md->tkm", X2, W)
+    F = torch.relu(Z)
+    pair = torch.einsum("tj,tk,tjm,tkm->", y1, y2, F0, F)           # sum_t sum_jk y y' <.,.>
+    L = -eta_a / T * pair / (n1 * n2)
+    # d/dW: -(eta_a/T)/(n1 n2) sum_t sum_jk y_j y_k (relu(W0 x_j) * 1{W x_k > 0}) x_k^T
+    left = torch.einsum("tj,tjm->tm", y1, F0)                       # sum_j y_j relu(W0 x_j)
+    coef = torch.einsum("tk,tm,tkm->tkm", y2, left, (Z > 0).to(Z.dtype))
+    grad = -eta_a / T / (n1 * n2) * torch.einsum("tkm,tkd->md", coef, X2)
+    return float(L.detach()), grad
+
+
+def rel(a, b):
+    return float((a - b).abs().max() / b.abs().max())
+
+
+def exact_part(ctx, P, eta_a=0.7, eta_w=1.3, reuse=False):
+    """Max relative difference over: gradients at W0, losses and gradients at a random W, and the
+    engine's W1 vs -eta_W grad. ``reuse``: heads on S2 (the negative control)."""
+    S = P["split"]
+    M, W0, X1, y1, X2, y2 = split_data(ctx, S, derive_seed(ctx.seed, "C6", "split"))
+    hX, hy = (X2, y2) if reuse else (X1, y1)
+    Lmt, gmt = multitask_loss_grad(W0, hX, hy, X2, y2, eta_a)
+    Lpc, gpc = pc_split_loss_grad(W0, X1, y1, X2, y2, eta_a)
+    Wr = sphere(S["m"], S["d"], generator(derive_seed(ctx.seed, "C6", "W")), torch.float64) * 2.0
+    Lmt2, gmt2 = multitask_loss_grad(W0, hX, hy, X2, y2, eta_a, W=Wr)
+    Lpc2, gpc2 = pc_split_loss_grad(W0, X1, y1, X2, y2, eta_a, W=Wr)
+    W1 = PT.one_step_from_data(W0, X1, y1, X2, y2, eta_a, eta_w, chunk=2)
+    diffs = {"grad at W0": rel(gmt, gpc), "grad at random W": rel(gmt2, gpc2),
+             "loss at W0": abs(Lmt - Lpc) / abs(Lpc), "loss at random W": abs(Lmt2 - Lpc2) / abs(Lpc2),
+             "engine W1 vs -eta_W grad": rel(W1, -eta_w * gpc)}
+    return max(diffs.values()), diffs
+
+
+def population_part(ctx, P, factor=0.5):
+    """Relative Frobenius error of the simulated W1 against -(factor eta_a eta_W) grad L_PC(W0)."""
+    Q = P["pop"]
+    errs = []
+    for s in range(P["seeds"]):
+        key = {"claim": "C6", "s": s, "seed": ctx.seed, "device": ctx.device, "factor": factor, **Q}
+
+        def compute():
+            res = pretrained(ctx, Q["d"], Q["r"], Q["T"], Q["n"], Q["n"], Q["m"],
+                             derive_seed(ctx.seed, "C6", "pop", s))
+            W0, M, W1 = (x.double().cpu().numpy() for x in (res.W0, res.M, res.W))
+            target = -factor * 1.0 * 1.0 * POP.pc_gradient(W0, M)
+            import numpy as np
+            return float(np.linalg.norm(W1 - target) / np.linalg.norm(target))
+
+        errs.append(ctx.cache.cell("C6", key, compute))
+    return errs
+
+
+def decide(ctx) -> ClaimResult:
+    P = profile(ctx.profile, "C6")
+    with Timer() as tm:
+        worst, diffs = exact_part(ctx, P)
+        errs = population_part(ctx, P)
+        ucb = mean_bound(errs, ALPHA, "upper")
+        subs = [subcheck("population: |W1 + (eta_a eta_W/2) grad L_PC(W0)|_F / |...|_F (mean)",
+                         sum(errs) / len(errs), ucb, P["pop_tol"], "upper", ALPHA,
+                         "Student t over seeds", errors=errs)]
+        # negative controls: heads on the representation samples (no sample split), and the
+        # population factor 1 instead of 1/2 (differentiating both sides of the pair)
+        nworst, ndiffs = exact_part(ctx, P, reuse=True)
+        nerrs = population_part(ctx, P, factor=1.0)
+        nucb = mean_bound(nerrs, ALPHA, "upper")
+        ctx.progress(f"C6: exact max rel diff {worst:.2e}; population error {sum(errs)/len(errs):.3f}")
+    nc = negative_control(
+        "the same two rules on (a) heads computed on the representation samples (no sample "
+        "split) and (b) the population factor 1 instead of 1/2; both must be rejected",
+        (nworst > P["tol"]) and (nucb > P["pop_tol"]),
+        reuse_samples={"max_rel_diff": nworst, "rejected": nworst > P["tol"]},
+        factor_one={"mean_error": sum(nerrs) / len(nerrs), "ucb": nucb,
+                    "rejected": nucb > P["pop_tol"]})
+    return ClaimResult(
+        id="C6", parameters=dict(P),
+        statistic_name="max relative difference, multi-task gradient vs sample-split PC gradient",
+        statistic=worst, confidence_bound=worst, side="upper", alpha=0.0,
+        method="exact identity in float64 (deterministic)", bound=P["tol"],
+        bound_provenance="derived here: docs/derivations.md section 5 (sample-split identity)",
+        negative_control=nc, subchecks=subs,
+        seeds=[derive_seed(ctx.seed, "C6", "split")] + [derive_seed(ctx.seed, "C6", "pop", s)
+                                                         for s in range(P["seeds"])],
+        device=ctx.device, wall_s=tm.s, details={"exact": diffs, "population_errors": errs,
+                                                  "negative_exact": ndiffs,
+                                                  "negative_population_errors": nerrs})
+
+
+@pytest.fixture(scope="module")
+def result(mtl_ctx):
+    return decide(mtl_ctx)
+
+
+def test_c6_claim(result, record_claim, mtl_ctx):
+    record_claim(result)
+    assert result.verdict == "pass", result.failure_message(mtl_ctx)
+
+
+def test_c6_negative_control_rejected(result, mtl_ctx):
+    assert result.negative_control["verdict"] == "rejected", (
+        f"C6's rule accepted its negative control: {result.negative_control}; "
+        f"reproduce with: {mtl_ctx.reproduce('C6')}")
