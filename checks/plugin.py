@@ -89,9 +89,10 @@ def mtl_ctx(request):
         if tr is not None and config.getoption("verbose") >= 0:
             tr.write_line(f"  [mtlcheck] {msg}")
 
+    cache = Cache(config.getoption("--mtl-cache"))
+    _STATE["cache"] = cache
     return Context(profile=config.getoption("--mtl-profile"), seed=_seed(config),
-                   device=config.getoption("--mtl-device"),
-                   cache=Cache(config.getoption("--mtl-cache")), progress=progress)
+                   device=config.getoption("--mtl-device"), cache=cache, progress=progress)
 
 
 @pytest.fixture
@@ -136,7 +137,10 @@ def pytest_sessionfinish(session, exitstatus):
     if not path:
         return
     from .common import versions
+    cache = _STATE.get("cache")
     out = {"claims": [_RECORDS[c] for c in sorted(_RECORDS)],
+           "cache": {"folder": session.config.getoption("--mtl-cache"),
+                     "hits": cache.hits if cache else 0, "misses": cache.misses if cache else 0},
            "profile": session.config.getoption("--mtl-profile"),
            "seed": _seed(session.config), "device": session.config.getoption("--mtl-device"),
            "mutant": session.config.getoption("--mtl-mutant"),

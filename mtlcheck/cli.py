@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="quick", help="quick (2 CPU cores, <= 10 min) | full (GPU)")
     p.add_argument("--out", default="mtlcheck-out", help="output folder (default mtlcheck-out)")
     p.add_argument("--fresh", action="store_true", help="ignore cached sweep cells")
+    p.add_argument("--only", nargs="+", default=None, metavar="CLAIM",
+                   help="run only these claims (C1 .. C6); default: all")
     _add_common(p)
 
     p = sub.add_parser("report", help="LaTeX tables, figures and report.pdf from results.json",

@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 
+from .theory.claims import claim
 from .theory.params import validate
 
 
@@ -16,6 +17,10 @@ def main_run(args) -> int:
     import mtlcheck.checks as checks_pkg
 
     v = validate("run", profile=args.profile, seed=args.seed, device=args.device)
+    only = []
+    for cid in args.only or []:
+        claim(cid.upper(), "only", "run")          # unknown ids are reported with the valid ones
+        only.append(cid.upper())
     from .sim.device import resolve_device
     resolve_device(v["device"], "run")             # a missing GPU is reported before any work
     out = os.path.abspath(args.out)
@@ -30,6 +35,8 @@ def main_run(args) -> int:
     argv = [checks_dir, "-p", "no:cacheprovider", "--import-mode=importlib", "-rfE",
             f"--mtl-profile={v['profile']}", f"--mtl-seed={v['seed']}",
             f"--mtl-device={v['device']}", f"--mtl-results={results}", f"--mtl-cache={cache}"]
+    if only:
+        argv += ["-m", " or ".join(f"claim_{c.lower()}" for c in only)]
     code = pytest.main(argv)
     if not os.path.exists(results):
         print("mtlcheck run: the suite did not write results.json", file=sys.stderr)

@@ -102,13 +102,14 @@ CLAIMS: tuple[Claim, ...] = (
 )
 
 
-def claim(cid: str) -> Claim:
-    """The registered claim with this id ('C1'..'C6')."""
+def claim(cid: str, param: str = "claim", where: str = "claim") -> Claim:
+    """The registered claim with this id ('C1'..'C6'); an unknown id is reported as the value of
+    parameter ``param`` of ``where``."""
     for c in CLAIMS:
         if c.id == cid:
             return c
     from .params import ParameterError
-    raise ParameterError("claim", "claim", "one of {" + ", ".join(repr(c.id) for c in CLAIMS)
+    raise ParameterError(param, where, "one of {" + ", ".join(repr(c.id) for c in CLAIMS)
                          + "}", cid)
 
 

@@ -1,0 +1,249 @@
+"""Deliberate mutants of the algorithm and the theory, and the harness that checks that the
+quick suite catches every one of them (mutation score).
+
+    python -m mtlcheck.mutants [--list] [--only NAME ...] [--profile quick] [--json]
+
+Each mutant is applied inside a fresh pytest process (`--mtl-mutant NAME`, before the check
+modules are imported) and the claims it should break are run; it is *killed* when pytest fails.
+The report says how: a claim's verdict 'fail', a negative control 'accepted', or an error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+__all__ = ["MUTANTS", "apply", "run_mutant", "main"]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    description: str
+    claims: tuple[str, ...]          # the quick checks that must catch it
+    patch: Callable[[], list]        # applies the change, returns [(obj, attr, old), ...]
+
+
+def _set(obj, attr, new):
+    old = getattr(obj, attr)
+    setattr(obj, attr, new)
+    return (obj, attr, old)
+
+
+def _skip_head_step():
+    from .sim import pretrain as PT
+    return [_set(PT, "head_step", lambda H1, y1, A, eta_a, loss, steps: A)]
+
+
+def _shared_labels():
+    from .sim import pretrain as PT
+    from .sim.samplers import TaskSet
+    orig = PT.FamilySampler.sample
+
+    def sample(self, T, gen):
+        one = orig(self, 1, gen)
+        return TaskSet(one.family, one.params.expand(T, *one.params.shape[1:]).contiguous(),
+                       one.centers, one.noise)
+
+    return [_set(PT.FamilySampler, "sample", sample)]
+
+
+def _drop_relu():
+    from .sim import baselines as BL
+    from .sim import pretrain as PT
+    from .sim import probes as PR
+    def ident(t, inplace=False):
+        return t
+
+    def ones(t, inplace=False):
+        return t.fill_(1.0) if inplace else torch_ones_like(t)
+
+    return [_set(PT, "activation", ident), _set(PT, "activation_grad", ones),
+            _set(PR, "activation", ident), _set(BL, "activation", ident)]
+
+
+def torch_ones_like(t):
+    import torch
+    return torch.ones_like(t)
+
+
+def _reuse_samples():
+    from .sim import pretrain as PT
+    orig = PT.sample_split
+
+    def reuse(tasks, M, n1, n2, gen):
+        X1, y1, _, _ = orig(tasks, M, n1, n2, gen)
+        return X1, y1, X1[:, :n2], y1[:, :n2]
+
+    return [_set(PT, "sample_split", reuse)]
+
+
+def _closed_form_factor():
+    from .theory import bounds as B
+    from .theory import derive as D
+    orig = D.coefficients()
+    wrong = dict(orig, k_ind=2 * orig["k_ind"])      # E[y 1{w.x>0} x] off by a factor 2
+    return [_set(D, "coefficients", lambda: wrong),
+            _set(B, "_derived_constants", _wrap_constants(B._derived_constants, k_ind=wrong["k_ind"]))]
+
+
+def _wrap_constants(fn, **over):
+    base = dict(fn())
+    base.update(over)
+    return lambda: base
+
+
+def _bound_constant():
+    from .theory import bounds as B
+    # the constant ind_sq = 1/2 of sections 4 and 7 replaced by 1/5
+    import sympy as sp
+    return [_set(B, "_derived_constants", _wrap_constants(B._derived_constants,
+                                                         ind_sq=sp.Rational(1, 5)))]
+
+
+def _peeking_probe():
+    from .sim import probes as PR
+    orig_fit = PR.ridge_fit
+    return [_set(PR, "probe_curve", lambda *a, **k: _probe_with_peek(orig_fit, *a, **k))]
+
+
+def _probe_with_peek(ridge_fit, fmap, M, target_sampler, n_grid, reps, n_test, lam, gen,
+                     probe="ridge"):
+    """probe_curve whose ridge fit also sees the test set (the mutant)."""
+    import torch
+
+    from .sim.samplers import gaussian
+    d = M.shape[0]
+    nmax = max(n_grid)
+    mse = torch.empty(reps, len(n_grid), dtype=torch.float64)
+    err = torch.empty_like(mse)
+    for rep in range(reps):
+        target = target_sampler(gen)
+        X = gaussian((nmax + n_test, d), gen, M.dtype)
+        y = target(X @ M)
+        F = fmap.fn(X)
+        Fte, yte = F[nmax:], y[nmax:]
+        for k, n in enumerate(n_grid):
+            beta = ridge_fit(torch.cat([F[:n], Fte]), torch.cat([y[:n], yte]), lam)
+            raw = Fte.double() @ beta
+            mse[rep, k] = float(((raw.clamp(-1, 1) - yte.double()) ** 2).mean())
+            err[rep, k] = float((torch.where(raw >= 0, 1.0, -1.0).double() != yte.double()).double().mean())
+    return {"mse": mse, "err01": err}
+
+
+MUTANTS: dict[str, Mutant] = {m.name: m for m in (
+    Mutant("skip-head-step", "the head step is skipped: heads stay at their initialisation 0",
+           ("C1", "C6"), _skip_head_step),
+    Mutant("shared-labels", "one set of labels shared by all tasks (every task is the same task)",
+           ("C1",), _shared_labels),
+    Mutant("drop-relu", "the ReLU is dropped: sigma(t) = t, sigma'(t) = 1", ("C5", "C6"), _drop_relu),
+    Mutant("reuse-samples", "the representation step reuses the head step's samples",
+           ("C1",), _reuse_samples),
+    Mutant("closed-form-factor", "a wrong factor in a closed form: E[y 1{w.x>0} x] = 2 u/sqrt(2 pi)",
+           ("C1", "C6"), _closed_form_factor),
+    Mutant("bound-constant", "a wrong constant in a derived result: E[1{w.x>0} (e.x)^2] = 1/5 "
+           "instead of 1/2 (sections 4, 7)", ("C1", "C4"), _bound_constant),
+    Mutant("peeking-probe", "the probe peeks at test data: it is fitted on train + test samples",
+           ("C2",), _peeking_probe),
+)}
+
+
+def apply(name: str):
+    """Apply mutant ``name``; returns a function that undoes it."""
+    if name not in MUTANTS:
+        from .theory.params import ParameterError
+        raise ParameterError("mutant", "apply", "one of {" + ", ".join(repr(k) for k in MUTANTS)
+                             + "}", name)
+    undo = MUTANTS[name].patch()
+
+    def restore():
+        for obj, attr, old in reversed(undo):
+            setattr(obj, attr, old)
+
+    return restore
+
+
+def run_mutant(name: str, profile: str = "quick", seed: int = 0, timeout: float = 900) -> dict:
+    """Run the relevant checks with the mutant applied, in a fresh pytest process."""
+    import mtlcheck.checks as checks_pkg
+    mut = MUTANTS[name]
+    checks_dir = os.path.dirname(os.path.abspath(checks_pkg.__file__))
+    marker = " or ".join(f"claim_{c.lower()}" for c in mut.claims)
+    with tempfile.TemporaryDirectory() as tmp:
+        res_path = os.path.join(tmp, "results.json")
+        argv = [sys.executable, "-m", "pytest", checks_dir, "-q", "-p", "no:cacheprovider",
+                "--import-mode=importlib", "-m", marker, f"--mtl-mutant={name}",
+                f"--mtl-profile={profile}", f"--mtl-seed={seed}", f"--mtl-results={res_path}"]
+        t0 = time.time()
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        wall = time.time() - t0
+        claims = []
+        if os.path.exists(res_path):
+            with open(res_path) as f:
+                claims = json.load(f)["claims"]
+    how = []
+    for c in claims:
+        if c["verdict"] == "fail":
+            bad = [s["name"] for s in c["subchecks"] if s["verdict"] != "pass"]
+            how.append(f"{c['id']} verdict fail" + (f" ({'; '.join(bad)})" if bad else
+                                                      " (primary statistic)"))
+        if c["negative_control"]["verdict"] != "rejected":
+            how.append(f"{c['id']} negative control accepted")
+    recorded = {c["id"] for c in claims}
+    errored = [cid for cid in mut.claims if cid not in recorded]
+    if errored:
+        how.append("error before a decision in " + ", ".join(errored))
+    return {"mutant": name, "description": mut.description, "claims": list(mut.claims),
+            "killed": proc.returncode != 0, "how": how, "exit_status": proc.returncode,
+            "wall_s": wall, "output_tail": proc.stdout[-1500:] + proc.stderr[-1500:]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m mtlcheck.mutants",
+                                description="Apply each deliberate mutant and run the quick checks "
+                                            "that must catch it; report the mutation score.")
+    p.add_argument("--list", action="store_true", help="list the mutants and exit")
+    p.add_argument("--only", nargs="*", default=None, help="run only these mutants")
+    p.add_argument("--profile", default="quick", help="quick | full")
+    p.add_argument("--seed", default="0", help="base seed")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    args = p.parse_args(argv)
+    if args.list:
+        for m in MUTANTS.values():
+            print(f"{m.name:20s} [{', '.join(m.claims)}] {m.description}")
+        return 0
+    from .theory.params import ParameterError, validate
+    try:
+        v = validate("mutants", profile=args.profile, seed=int(args.seed) if args.seed.isdigit() else args.seed)
+        names = args.only or list(MUTANTS)
+        for n in names:
+            if n not in MUTANTS:
+                raise ParameterError("only", "mutants", "names from --list", n)
+    except ParameterError as e:
+        print(f"mutants: error: {e}", file=sys.stderr)
+        return 2
+    rows = []
+    for n in names:
+        if not args.json:
+            print(f"mutant {n}: running {', '.join(MUTANTS[n].claims)} ...", flush=True)
+        r = run_mutant(n, v["profile"], v["seed"])
+        rows.append(r)
+        if not args.json:
+            print(f"  {'KILLED' if r['killed'] else 'SURVIVED'} in {r['wall_s']:.0f}s: "
+                  f"{'; '.join(r['how']) or 'no claim failed'}", flush=True)
+    score = sum(r["killed"] for r in rows) / len(rows)
+    if args.json:
+        print(json.dumps({"mutation_score": score, "mutants": rows}))
+    else:
+        print(f"mutation score: {sum(r['killed'] for r in rows)}/{len(rows)} = {score:.0%}")
+    return 0 if score == 1.0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
