@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             from .reports.cli import main_report
             return main_report(args)
         if args.verb == "audit":
-            from .theory.audit import main_audit
+            from .sim.audit import main_audit
             return main_audit(args)
         if args.verb == "sim":
             if args.sim_verb != "pretrain":

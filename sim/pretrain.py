@@ -69,6 +69,7 @@ class PretrainResult:
     wall_s: float = 0.0
     device: str = ""
     chunk: int = 0                               # tasks per chunk actually used
+    heads: torch.Tensor | None = None            # the heads a_t (T x m) after the last round
 
     def metrics(self) -> dict:
         return MET.summary(self.W, self.M)
@@ -234,7 +235,7 @@ def pretrain(cfg: PretrainConfig, progress=None) -> PretrainResult:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     wall = time.perf_counter() - t0
-    return PretrainResult(cfg, M, W0, W, tasks, history, wall, describe(device), chunk)
+    return PretrainResult(cfg, M, W0, W, tasks, history, wall, describe(device), chunk, A)
 
 
 def one_step_from_data(W0: torch.Tensor, X1: torch.Tensor, y1: torch.Tensor, X2: torch.Tensor,

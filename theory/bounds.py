@@ -253,3 +253,114 @@ def single_task_isotropy_bound(r: int, n2: int, delta: float) -> float:
     c_r = r * float(c["ind_sq"]) - float(c["k_ind"]) ** 2
     q = math.sqrt(c_r / (float(c["k_ind"]) ** 2 * n2 * delta))
     return math.inf if q >= 1 else q / (1 - q)
+
+
+# --- section 9: a high-probability upper bound on E_out (derived here) ------------------------
+
+def chernoff_eps(mu: float, r: int, delta: float, side: str) -> float:
+    """epsilon with r * [e^{-+eps} / (1 -+ eps)^{1 -+ eps}]^mu = delta (Tropp 2012, matrix Chernoff
+    for a sum of independent PSD matrices with norm <= 1 and E-eigenvalues mu); inf if none."""
+    import math
+
+    def log_tail(eps):
+        if side == "lower":
+            return math.log(r) + mu * (-eps - (1 - eps) * math.log(1 - eps))
+        return math.log(r) + mu * (eps - (1 + eps) * math.log(1 + eps))
+
+    target = math.log(delta)
+    lo, hi = 0.0, (1.0 - 1e-12) if side == "lower" else 1e6
+    if log_tail(hi) > target:
+        return math.inf
+    for _ in range(200):           # the log-tail is decreasing in eps (lemma L2, interval-certified)
+        mid = (lo + hi) / 2
+        if log_tail(mid) > target:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def bernstein_dev(m: int, var: float, delta: float) -> float:
+    """s with exp(-s^2 / (2 (m var + s/3))) = delta: one-sided Bernstein deviation for a sum of m
+    independent variables in [0, 1] with variance var."""
+    import math
+    L = math.log(1 / delta)
+    # s^2 - (2L/3) s - 2 L m var = 0
+    return (2 * L / 3 + math.sqrt((2 * L / 3) ** 2 + 8 * L * m * var)) / 2
+
+
+#: the failure probability of section 9 is split evenly over its eight events
+HP_EVENTS = ("markov_out", "markov_in", "markov_headnoise_VT", "markov_headnoise",
+             "chernoff_min", "chernoff_max", "bernstein_lo", "bernstein_hi")
+
+
+def e_out_hp_bound(d: int, r: int, T: int, n1: int, n2: int, m: int, delta: float, p: float = 0.0,
+                   parts: bool = False):
+    """Section 9: with probability >= 1 - delta over W0, tasks and samples (one-step algorithm,
+    halfspace family, flips p < 1/2), E_out(W1) <= 1 / (1 + I / N) with
+
+      N = (d - r) ind_sq / delta_1                                           (Markov, out-of-span)
+      I = (sqrt(n2) f k_ind sqrt(kappa) - sqrt(c_r / delta_2))_+^2          (Markov, in-span noise)
+      kappa >= [f k_relu (1-e1) (T/r) sqrt(Q_lo) - sqrt(m T relu_sq/(n1 delta_3))]_+^2
+               / [f k_relu sqrt((1+e2) (T/r) Q_hi) + sqrt(m T relu_sq/(n1 delta_4))]^2
+      Q_lo, Q_hi = m r/d -+ Bernstein deviations,  e1, e2 from the matrix Chernoff bound,
+
+    f = 1 - 2p, c_r = r ind_sq - f^2 k_ind^2, delta_k = delta / 8. Returns the bound (and the
+    pieces when ``parts``)."""
+    import math
+    c = {k: float(v) for k, v in _derived_constants().items()}
+    dk = delta / len(HP_EVENTS)
+    f = 1 - 2 * p
+    c_r = r * c["ind_sq"] - f * f * c["k_ind"] ** 2
+    mu = T / r
+    e1 = chernoff_eps(mu, r, dk, "lower")
+    e2 = chernoff_eps(mu, r, dk, "upper")
+    var = 2 * r * (d - r) / (d * d * (d + 2)) if d > r else 0.0
+    Qmean = m * r / d
+    Qlo = max(0.0, Qmean - bernstein_dev(m, var, dk))
+    Qhi = Qmean + bernstein_dev(m, var, dk)
+    noise_VT = math.sqrt(m * T * c["relu_sq"] / (n1 * dk))
+    num = f * c["k_relu"] * (1 - e1) * mu * math.sqrt(Qlo) - noise_VT if math.isfinite(e1) else 0.0
+    den = f * c["k_relu"] * math.sqrt((1 + e2) * mu * Qhi) + math.sqrt(m * T * c["relu_sq"] / (n1 * dk))
+    kappa = max(num, 0.0) ** 2 / den ** 2
+    N = (d - r) * c["ind_sq"] / dk
+    I = max(math.sqrt(n2) * f * c["k_ind"] * math.sqrt(kappa) - math.sqrt(c_r / dk), 0.0) ** 2
+    bound = 1.0 / (1.0 + I / N) if N > 0 else 0.0
+    if parts:
+        return bound, {"kappa_lb": kappa, "N": N, "I": I, "eps_min": e1, "eps_max": e2,
+                       "Q_lo": Qlo, "Q_hi": Qhi, "delta_each": dk}
+    return bound
+
+
+# --- section 8: the random-feature lower bound for halfspace targets (derived here) ----------
+
+def rf_risk_lower_bound(W, M) -> float:
+    """Section 8.1: for features relu(w_i . x) and halfspace targets y = sign(Mv . x), v uniform,
+    the best probe's risk satisfies E_v R* >= 1 - (2/pi) ||P_W M||_F^2 / r, P_W the projection on
+    span of the rows of W (the odd part of any probe is linear in x, within span W)."""
+    import numpy as np
+    Q, _ = np.linalg.qr(np.asarray(W, dtype=float).T)          # orthonormal basis of span(W)
+    PM = Q @ (Q.T @ M)
+    return float(1 - (2 / np.pi) * np.sum(PM ** 2) / M.shape[1])
+
+
+def rf_width_lower_bound(d: int, eps: float) -> float:
+    """Section 8.1, in expectation over the random features: m*_RF(eps) >= (pi/2)(1 - eps) d."""
+    import math
+    return math.pi / 2 * (1 - eps) * d
+
+
+def pretraining_sample_complexity(d: int, r: int, T: int, m: int, eps: float, delta: float,
+                                  p: float = 0.0, n_max: int = 2 ** 40) -> float:
+    """Section 9.4: the smallest n = n1 = n2 for which the section-9 bound gives E_out <= eps
+    with probability >= 1 - delta (inf if none up to n_max); the bound decreases in n."""
+    if e_out_hp_bound(d, r, T, n_max, n_max, m, delta, p) > eps:
+        return float("inf")
+    lo, hi = 1, n_max
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if e_out_hp_bound(d, r, T, mid, mid, m, delta, p) <= eps:
+            hi = mid
+        else:
+            lo = mid
+    return float(hi)
