@@ -147,7 +147,7 @@ def main_bench(args) -> int:
         from ..theory.params import ParameterError
         raise ParameterError("scale", "bench", "a finite float in (0, 1]", args.scale)
     device = resolve_device(v["device"], "bench")
-    progress = (lambda msg: None) if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    progress = lambda msg: print(msg, file=sys.stderr, flush=True)   # stderr: JSON stays clean
     peak = GemmPeak(device)
     progress(f"fp32 GEMM peak on {describe(device)}: {peak.measure():.1f} GFLOP/s "
              f"({peak.size}^3; measured again before every timed run)")

@@ -31,7 +31,8 @@ def _runs(ctx, P, label, xs, make, **algo):
                                  **algo) if noise == 0 else _noisy(ctx, d, r, T, n, P["m"], noise,
                                                                    derive_seed(ctx.seed, "C1", label, x, s))
                 met = res.metrics()
-                return {"E_out": met["E_out"], "isotropy": met["isotropy"]}
+                return {"E_out": met["E_out"], "isotropy": met["isotropy"],
+                        "spectrum": met["spectrum"]}
 
             out[x].append(ctx.cache.cell("C1", key, compute))
         ctx.progress(f"C1 {label}: x={x}: mean E_out "
@@ -134,6 +135,8 @@ def decide(ctx) -> ClaimResult:
                  "isotropy_vs_T": {str(T): [c["isotropy"] for c in runs_T[T]] for T in runs_T},
                  "single_task_E_out_vs_T": {str(T): [c["E_out"] for c in one_T[T]] for T in one_T},
                  "single_task_isotropy_vs_T": {str(T): [c["isotropy"] for c in one_T[T]] for T in one_T},
+                 "spectrum_multi": [c["spectrum"] for c in runs_T[max(runs_T)]],
+                 "spectrum_single": [c["spectrum"] for c in one_T[max(one_T)]],
                  "E_out_vs_n": {str(x): [c["E_out"] for c in runs_n[x]] for x in runs_n},
                  "prediction_vs_T": {str(T): pred(d, r, T, n, n) for T in runs_T}})
 

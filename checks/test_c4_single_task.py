@@ -33,8 +33,9 @@ def _run(ctx, P, kind, k):
         g = generator(derive_seed(ctx.seed, "C4", kind, k, "downstream"), res.M.device)
         c = probe_curve(FeatureMap.network(kind, res.W), res.M, target, [P["n_ds"]], 1,
                         P["n_test"], P["lam"], g)
-        return {"isotropy": res.metrics()["isotropy"], "missed_err01": float(c["err01"][0, 0]),
-                "E_out": res.metrics()["E_out"]}
+        met = res.metrics()
+        return {"isotropy": met["isotropy"], "missed_err01": float(c["err01"][0, 0]),
+                "E_out": met["E_out"], "spectrum": met["spectrum"]}
 
     return ctx.cache.cell("C4", key, compute)
 
@@ -94,6 +95,8 @@ def decide(ctx) -> ClaimResult:
         details={"single_isotropy": [c["isotropy"] for c in single],
                  "multi_isotropy": [c["isotropy"] for c in multi],
                  "single_missed_err01": serr, "multi_missed_err01": merr,
+                 "single_spectrum": [c["spectrum"] for c in single],
+                 "multi_spectrum": [c["spectrum"] for c in multi],
                  "derived_single_task_isotropy_bound_delta_0.05": bnd})
 
 

@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "report.pdf."))
     p.add_argument("--results", default="mtlcheck-out/results.json", help="results file")
     p.add_argument("--out", default="mtlcheck-out/report", help="output folder")
+    p.add_argument("--audit", default=None, help="also include this `mtlcheck audit --json` output")
     p.add_argument("--no-pdf", action="store_true", help="do not run pdflatex")
 
     p = sub.add_parser("audit", help="audit the constants of the derived bounds against simulation",

@@ -258,7 +258,7 @@ def run_audit(profile: str = "quick", seed: int = 0, progress=lambda m: None) ->
 
 def main_audit(args) -> int:
     v = validate("audit", profile=args.profile, seed=args.seed, device=args.device)
-    progress = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr, flush=True))
+    progress = lambda m: print(m, file=sys.stderr, flush=True)      # stderr: JSON stays clean
     out = run_audit(v["profile"], v["seed"], progress)
     rows = out.pop("_rows")
     failed = out["violations"] or out["uncertified_lemmas"] or out["undecided_or_false_facts"]

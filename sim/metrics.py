@@ -10,7 +10,7 @@ import math
 
 import torch
 
-__all__ = ["e_out", "principal_angles", "isotropy", "summary"]
+__all__ = ["e_out", "principal_angles", "isotropy", "spectrum", "summary"]
 
 
 def e_out(W: torch.Tensor, M: torch.Tensor) -> float:
@@ -43,7 +43,14 @@ def isotropy(W: torch.Tensor, M: torch.Tensor) -> float:
     return float(s[-1] / s[0])
 
 
+def spectrum(W: torch.Tensor, M: torch.Tensor) -> list[float]:
+    """Singular values of W M divided by the largest (descending): the isotropy spectrum."""
+    s = torch.linalg.svdvals(W.double() @ M.double())
+    return [float(v / s[0]) if float(s[0]) > 0 else float("nan") for v in s]
+
+
 def summary(W: torch.Tensor, M: torch.Tensor) -> dict:
     angles = principal_angles(W, M)
     return {"E_out": e_out(W, M), "isotropy": isotropy(W, M), "principal_angles": angles,
-            "max_principal_angle": max(angles), "sin2_max_angle": math.sin(max(angles)) ** 2}
+            "max_principal_angle": max(angles), "sin2_max_angle": math.sin(max(angles)) ** 2,
+            "spectrum": spectrum(W, M)}

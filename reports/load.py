@@ -1,0 +1,52 @@
+"""Read and validate the files a report is built from (results.json of `mtlcheck run`, and
+optionally the JSON of `mtlcheck audit --json`). A missing or malformed file is a
+ParameterError naming the parameter, what is expected and what was found."""
+from __future__ import annotations
+
+import json
+import os
+
+from ..theory.params import Described, ParameterError
+
+REQUIRED_CLAIM_KEYS = ("id", "title", "statement", "provenance", "statistic", "confidence_bound",
+                       "bound", "margin", "verdict", "negative_control", "details")
+
+
+def _fail(name, where, what, got):
+    raise ParameterError(name, where, what, Described(got))
+
+
+def load_results(path: str, where: str = "report") -> dict:
+    what = "a readable results.json written by `mtlcheck run`"
+    if not os.path.exists(path):
+        _fail("results", where, what, f"{path!r} (no such file)")
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, UnicodeDecodeError) as e:
+        _fail("results", where, what, f"{path!r} ({e.__class__.__name__})")
+    except json.JSONDecodeError as e:
+        _fail("results", where, what, f"{path!r} (not JSON: line {e.lineno}, column {e.colno})")
+    if not isinstance(data, dict) or not isinstance(data.get("claims"), list) or not data["claims"]:
+        _fail("results", where, what, f"{path!r} (no list of claims)")
+    for i, c in enumerate(data["claims"]):
+        missing = [k for k in REQUIRED_CLAIM_KEYS if not isinstance(c, dict) or k not in c]
+        if missing:
+            _fail("results", where, what, f"{path!r} (claim {i} lacks {', '.join(missing)})")
+    return data
+
+
+def load_audit(path: str | None, where: str = "report") -> dict | None:
+    if path is None:
+        return None
+    what = "a readable JSON file written by `mtlcheck audit --json`"
+    if not os.path.exists(path):
+        _fail("audit", where, what, f"{path!r} (no such file)")
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        _fail("audit", where, what, f"{path!r} (not JSON: line {e.lineno}, column {e.colno})")
+    if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
+        _fail("audit", where, what, f"{path!r} (no audit rows)")
+    return data
