@@ -15,7 +15,8 @@ from typing import Any, Callable
 from ..theory.claims import claim
 from ..theory.params import validate
 
-__all__ = ["ClaimResult", "Context", "derive_seed", "Cache", "versions", "finite"]
+__all__ = ["ClaimResult", "Context", "derive_seed", "Cache", "versions", "finite", "nanmax",
+           "code_fingerprint"]
 
 
 def derive_seed(base: int, *parts) -> int:
@@ -41,20 +42,43 @@ def versions() -> dict:
             "numpy": numpy.__version__}
 
 
+def code_fingerprint() -> str:
+    """sha256 of the package's source (theory, sim, checks, mtlcheck): a cached cell computed
+    by other code is never reused."""
+    import mtlcheck
+    root = os.path.dirname(os.path.abspath(mtlcheck.__file__))
+    h = hashlib.sha256(mtlcheck.__version__.encode())
+    for pkg in ("mtlcheck", "mtlcheck.theory", "mtlcheck.sim", "mtlcheck.checks"):
+        mod = __import__(pkg, fromlist=["__file__"])
+        folder = os.path.dirname(os.path.abspath(mod.__file__))
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name), "rb") as f:
+                    h.update(name.encode() + f.read())
+    return h.hexdigest()[:16]
+
+
 class Cache:
-    """Finished sweep cells as JSON files, keyed by a hash of the cell's parameters.
+    """Finished sweep cells as JSON files, keyed by a hash of the cell's parameters and a salt
+    (the code fingerprint and the resolved device), so that cells computed by other code or on
+    another device are never mixed in.
 
     A write goes to a temporary file in the same folder, is fsync'ed, then renamed over the
     final name (atomic on POSIX), and the folder is fsync'ed: a run killed at any moment leaves
     either no file or a complete one. A file that does not parse is treated as missing.
     """
 
-    def __init__(self, root: str | None):
+    def __init__(self, root: str | None, salt: dict | None = None):
         self.root = root
+        self.salt = salt or {}
         self.hits = 0
         self.misses = 0
 
+    def _full(self, key: dict) -> dict:
+        return {**key, "_salt": self.salt} if self.salt else key
+
     def _path(self, group: str, key: dict) -> str:
+        key = self._full(key)
         h = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
         return os.path.join(self.root, group, f"{h}.json")
 
@@ -67,7 +91,7 @@ class Cache:
                 rec = json.load(f)
         except (OSError, ValueError):
             return None
-        if rec.get("key") != json.loads(json.dumps(key, default=str)):
+        if rec.get("key") != json.loads(json.dumps(self._full(key), default=str)):
             return None
         return rec["value"]
 
@@ -77,7 +101,7 @@ class Cache:
         path = self._path(group, key)
         folder = os.path.dirname(path)
         os.makedirs(folder, exist_ok=True)
-        data = json.dumps({"key": key, "value": value}, default=str)
+        data = json.dumps({"key": self._full(key), "value": value}, default=str)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
         try:
             with os.fdopen(fd, "w") as f:
@@ -124,7 +148,8 @@ class Context:
 
     def reproduce(self, cid: str) -> str:
         """The command that reproduces one claim's decision."""
-        return (f"python -m pytest checks -m claim_{cid.lower()} --mtl-profile {self.profile} "
+        return (f"python -m pytest --pyargs mtlcheck.checks -p no:cacheprovider "
+                f"--import-mode=importlib -m claim_{cid.lower()} --mtl-profile {self.profile} "
                 f"--mtl-seed {self.seed} --mtl-device {self.device}")
 
 
@@ -151,9 +176,10 @@ class ClaimResult:
 
     @property
     def primary_pass(self) -> bool:
+        """The primary decision needs evidence to pass: a non-finite (censored, undefined or
+        NaN) confidence bound never passes."""
         if not math.isfinite(self.confidence_bound):
-            return (self.side == "upper" and self.confidence_bound == -math.inf) or (
-                self.side == "lower" and self.confidence_bound == math.inf)
+            return False
         return (self.confidence_bound <= self.bound if self.side == "upper"
                 else self.confidence_bound >= self.bound)
 
@@ -164,9 +190,28 @@ class ClaimResult:
                 else self.confidence_bound - self.bound)
 
     @property
+    def verdict_reason(self) -> str:
+        reasons = []
+        if not self.primary_pass:
+            reasons.append("primary decision")
+        reasons += [f"subcheck: {s['name']}" for s in self.subchecks if s["verdict"] != "pass"]
+        if self.negative_control.get("verdict") != "rejected":
+            reasons.append("negative control accepted (the rule cannot tell)")
+        return "; ".join(reasons)
+
+    @property
     def verdict(self) -> str:
-        ok = self.primary_pass and all(s["verdict"] == "pass" for s in self.subchecks)
-        return "pass" if ok else "fail"
+        """'pass' only when the primary decision and every subcheck pass AND the negative
+        control was rejected: a rule that accepts its control decides nothing."""
+        return "fail" if self.verdict_reason else "pass"
+
+    def error_bounds(self) -> dict:
+        """Sums of the components' alphas by error direction (Bonferroni): 'false pass' bounds
+        the chance of passing when the claimed property is false (at the boundary), 'false
+        alarm' the chance of failing when it holds."""
+        comps = [{"alpha": self.alpha, "error": "false pass"}] + self.subchecks
+        return {e: sum(c["alpha"] for c in comps if c.get("error", "false pass") == e)
+                for e in ("false pass", "false alarm")}
 
     def record(self) -> dict:
         c = claim(self.id)
@@ -179,31 +224,41 @@ class ClaimResult:
             "confidence_bound": {"value": finite(self.confidence_bound), "side": self.side,
                                  "alpha": self.alpha, "method": self.method},
             "bound": finite(self.bound), "margin": finite(self.margin), "verdict": self.verdict,
+            "verdict_reason": self.verdict_reason,
+            "error_bounds": self.error_bounds(),
             "subchecks": self.subchecks, "negative_control": self.negative_control,
             "seeds": self.seeds, "device": self.device, "versions": versions(),
             "wall_s": self.wall_s, "details": self.details,
         }
 
     def failure_message(self, ctx: Context) -> str:
-        bad = [s["name"] for s in self.subchecks if s["verdict"] != "pass"]
-        parts = [f"{self.id} failed: {self.statistic_name}: confidence bound "
-                 f"{self.confidence_bound:.4g} vs bound {self.bound:.4g} ({self.side})"]
-        if bad:
-            parts.append("failing subchecks: " + ", ".join(bad))
-        parts.append(f"reproduce with: {ctx.reproduce(self.id)}")
+        parts = [f"{self.id} failed ({self.verdict_reason}): {self.statistic_name}: confidence "
+                 f"bound {self.confidence_bound:.4g} vs bound {self.bound:.4g} ({self.side})",
+                 f"reproduce with: {ctx.reproduce(self.id)}"]
         return "; ".join(parts)
 
 
 def subcheck(name: str, statistic: float, cb: float, bound: float, side: str, alpha: float,
-             method: str, **extra) -> dict:
-    """A component of a claim's decision, with its own one-sided bound and verdict (a NaN
-    confidence bound never passes)."""
-    ok = cb <= bound if side == "upper" else cb >= bound
-    if isinstance(cb, float) and math.isnan(cb):
+             method: str, error: str = "false pass", **extra) -> dict:
+    """A component of a claim's decision, with its own one-sided bound and verdict.
+
+    ``error`` says which error alpha bounds: 'false pass' (the component passes only with
+    evidence: a non-finite bound fails) or 'false alarm' (it fails only with evidence of a
+    violation). A NaN confidence bound never passes either way."""
+    cbf = float(cb) if cb is not None else math.nan
+    if math.isnan(cbf) or (error == "false pass" and not math.isfinite(cbf)):
         ok = False
-    return {"name": name, "statistic": finite(statistic), "confidence_bound": finite(cb),
+    else:
+        ok = cbf <= bound if side == "upper" else cbf >= bound
+    return {"name": name, "statistic": finite(statistic), "confidence_bound": finite(cbf),
             "bound": finite(bound), "side": side, "alpha": alpha, "method": method,
-            "verdict": "pass" if ok else "fail", **extra}
+            "error": error, "verdict": "pass" if ok else "fail", **extra}
+
+
+def nanmax(values) -> float:
+    """max that returns NaN when any value is NaN (the builtin max may skip it)."""
+    vals = [float(v) for v in values]
+    return math.nan if any(math.isnan(v) for v in vals) else max(vals)
 
 
 def negative_control(description: str, rejected: bool, **extra) -> dict:

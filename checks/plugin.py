@@ -89,7 +89,11 @@ def mtl_ctx(request):
         if tr is not None and config.getoption("verbose") >= 0:
             tr.write_line(f"  [mtlcheck] {msg}")
 
-    cache = Cache(config.getoption("--mtl-cache"))
+    from ..sim.device import resolve_device
+    from .common import code_fingerprint
+    device = config.getoption("--mtl-device")
+    cache = Cache(config.getoption("--mtl-cache"),
+                  salt={"code": code_fingerprint(), "device": resolve_device(device, "checks").type})
     _STATE["cache"] = cache
     return Context(profile=config.getoption("--mtl-profile"), seed=_seed(config),
                    device=config.getoption("--mtl-device"), cache=cache, progress=progress)

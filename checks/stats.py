@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 
 import mpmath as mp
-import torch
 
 __all__ = ["clopper_pearson_lower", "clopper_pearson_upper", "t_quantile", "mean_bound",
-           "bootstrap_bound", "ols_slope", "ols_fit"]
+           "bootstrap_bound", "ols_slope", "ols_slope_bound", "ols_fit"]
 
 
 def _bisect(f, lo: float, hi: float, iters: int = 200) -> float:
@@ -66,9 +65,11 @@ def mean_bound(x, alpha: float, side: str) -> float:
 
 
 def bootstrap_bound(replicates, alpha: float, side: str) -> float:
-    """Percentile-bootstrap one-sided bound: the (1 - alpha) or alpha quantile of the replicates
-    (+inf/-inf replicates allowed: a replicate that never reaches eps is +inf)."""
-    vals = sorted(float(v) for v in replicates)
+    """Percentile-bootstrap one-sided bound: the (1 - alpha) or alpha quantile of the replicates.
+    An undefined (NaN) replicate counts against passing: +inf for an upper bound, -inf for a
+    lower one; +-inf replicates are allowed."""
+    bad = math.inf if side == "upper" else -math.inf
+    vals = sorted(bad if math.isnan(float(v)) else float(v) for v in replicates)
     n = len(vals)
     q = 1 - alpha if side == "upper" else alpha
     idx = min(n - 1, max(0, math.ceil(q * n) - 1))
@@ -90,13 +91,24 @@ def ols_fit(x, y) -> tuple[float, float, float]:
     return a, b, (1 - ss_res / ss_tot) if ss_tot > 0 else 1.0
 
 
+def ols_slope_bound(x, y, alpha: float, side: str) -> float:
+    """One-sided Student-t confidence bound for the slope of the least-squares line (exact for
+    independent Gaussian errors): b +- t_{n-2, 1-alpha} SE(b); NaN when some y is not finite."""
+    x = [float(v) for v in x]
+    y = [float(v) for v in y]
+    n = len(x)
+    if n < 3 or any(not math.isfinite(v) for v in y):
+        return math.nan
+    a, b, _ = ols_fit(x, y)
+    mx = sum(x) / n
+    sxx = sum((v - mx) ** 2 for v in x)
+    s2 = sum((v - a - b * u) ** 2 for u, v in zip(x, y)) / (n - 2)
+    q = t_quantile(1 - alpha, n - 2) * math.sqrt(s2 / sxx)
+    return b + q if side == "upper" else b - q
+
+
 def ols_slope(x, y) -> float:
-    """Slope of the least-squares line; +inf when some y is +inf (a curve that never got there)."""
-    if any(math.isinf(v) for v in y):
-        return math.inf
+    """Slope of the least-squares line; NaN (undefined) when some y is not finite."""
+    if any(not math.isfinite(v) for v in y):
+        return math.nan
     return ols_fit(x, y)[1]
-
-
-def bootstrap_indices(n: int, B: int, gen: torch.Generator) -> torch.Tensor:
-    """B x n indices resampled with replacement (explicit generator)."""
-    return torch.randint(0, n, (B, n), generator=gen)

@@ -10,7 +10,7 @@ import torch
 from ..sim.pretrain import PretrainConfig, pretrain
 from ..theory.bounds import e_out_prediction_fn
 from ..theory.model import Algorithm, ReferenceModel
-from .common import derive_seed
+from .common import derive_seed, finite
 from .stats import bootstrap_bound, ols_slope
 
 _MEMO: dict = {}
@@ -54,35 +54,59 @@ def tensor_lists(t: torch.Tensor) -> list:
     return t.detach().cpu().double().tolist()
 
 
-def crossing_by_d(grid, errors_by_d: dict, eps: float) -> dict:
-    from ..sim.complexity import crossing
-    return {d: crossing(grid, torch.tensor(e).mean(0).tolist(), eps) for d, e in errors_by_d.items()}
+def _curve_mean(rows) -> list[float]:
+    return torch.tensor(rows, dtype=torch.float64).mean(0).tolist()
 
 
-def bootstrap_slope(grid, errors_by_d: dict, eps: float, B: int, gen: torch.Generator,
-                    log_x=True) -> dict:
-    """Slope of log(crossing) against log d (or d), with bootstrap replicates that resample
-    the rows (repetitions) of every d's error matrix independently."""
-    from ..sim.complexity import crossing
-    ds = sorted(errors_by_d)
+def bootstrap_slope(grid, clusters_by_d: dict, eps: float, B: int, gen: torch.Generator,
+                    log_x: bool = True) -> dict:
+    """Slope of log(crossing) against log d (or d) with a two-stage cluster bootstrap.
+
+    ``clusters_by_d[d]`` is a list of clusters (one per pretraining seed), each a list of error
+    curves (downstream repetitions). A replicate resamples the clusters of every d with
+    replacement, then the curves within each drawn cluster, and recomputes the crossings and
+    the slope. A censored crossing (sim/complexity.py) makes the point estimate undefined
+    (NaN: the decision fails) and a replicate's slope NaN (counted against passing).
+    """
+    from ..sim.complexity import crossing_status
+    ds = sorted(clusters_by_d)
     xs = [math.log(d) if log_x else float(d) for d in ds]
-    point = crossing_by_d(grid, errors_by_d, eps)
-    slope = ols_slope(xs, [math.log(point[d]) if math.isfinite(point[d]) else math.inf for d in ds])
-    reps = []
-    per_d = {d: [] for d in ds}
-    mats = {d: torch.tensor(errors_by_d[d], dtype=torch.float64) for d in ds}
-    idx = {d: torch.randint(0, mats[d].shape[0], (B, mats[d].shape[0]), generator=gen) for d in ds}
-    for b in range(B):
-        ys = []
+    status = {d: crossing_status(grid, _curve_mean([r for c in clusters_by_d[d] for r in c]), eps)
+              for d in ds}
+    point = {d: v for d, (v, _) in status.items()}
+    censored = {d: c for d, (_, c) in status.items() if c}
+    ys = [math.log(point[d]) if math.isfinite(point[d]) else math.nan for d in ds]
+    slope = math.nan if censored else ols_slope(xs, ys)
+    mats = {d: [torch.tensor(c, dtype=torch.float64) for c in clusters_by_d[d]] for d in ds}
+    reps, per_d = [], {d: [] for d in ds}
+    for _ in range(B):
+        yb = []
         for d in ds:
-            c = crossing(grid, mats[d][idx[d][b]].mean(0).tolist(), eps)
-            per_d[d].append(c)
-            ys.append(math.log(c) if math.isfinite(c) else math.inf)
-        reps.append(ols_slope(xs, ys))
-    return {"ds": ds, "crossing": point, "slope": slope, "replicates": reps,
-            "crossing_replicates": per_d}
+            cl = mats[d]
+            pick = torch.randint(0, len(cl), (len(cl),), generator=gen).tolist()
+            rows = []
+            for i in pick:
+                c = cl[i]
+                rows.append(c[torch.randint(0, c.shape[0], (c.shape[0],), generator=gen)])
+            v, cens = crossing_status(grid, torch.cat(rows).mean(0).tolist(), eps)
+            per_d[d].append(math.nan if cens else v)
+            yb.append(math.log(v) if not cens else math.nan)
+        reps.append(ols_slope(xs, yb))
+    return {"ds": ds, "crossing": point, "censored": censored, "slope": slope,
+            "replicates": reps, "crossing_replicates": per_d}
+
+
+def crossing_cis(boot: dict, alpha: float) -> dict:
+    """Per-d (lower, upper) percentile-bootstrap bounds of the crossing (NaN replicates count
+    against: the upper bound becomes inf)."""
+    return {str(d): [finite(bootstrap_bound(boot["crossing_replicates"][d], alpha, "lower")),
+                     finite(bootstrap_bound(boot["crossing_replicates"][d], alpha, "upper"))]
+            for d in boot["ds"]}
 
 
 def slope_bounds(boot: dict, alpha: float) -> tuple[float, float]:
+    """(lower, upper) bootstrap bounds of the slope; both NaN when a point crossing is censored."""
+    if boot["censored"]:
+        return math.nan, math.nan
     return (bootstrap_bound(boot["replicates"], alpha, "lower"),
             bootstrap_bound(boot["replicates"], alpha, "upper"))

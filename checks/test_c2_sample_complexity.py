@@ -12,7 +12,8 @@ from mtlcheck.checks.common import (ClaimResult, Timer, derive_seed, finite, neg
                                     subcheck)
 from mtlcheck.checks.profiles import ALPHA, profile
 from mtlcheck.checks.stats import bootstrap_bound
-from mtlcheck.checks.sweeps import bootstrap_slope, shared_pretrained, slope_bounds, tensor_lists
+from mtlcheck.checks.sweeps import (bootstrap_slope, crossing_cis, shared_pretrained, slope_bounds,
+                                    tensor_lists)
 from mtlcheck.sim.probes import FeatureMap, probe_curve
 from mtlcheck.sim.samplers import generator, make_target
 from mtlcheck.theory.bounds import probe_sample_bound
@@ -53,7 +54,8 @@ def decide(ctx) -> ClaimResult:
             cells[d] = [_cell(ctx, P, d, s) for s in range(P["seeds"])]
             ctx.progress(f"C2 d={d}: pretraining n1=n2={cells[d][0]['n_pre']}, E_out="
                          f"{sum(c['E_out'] for c in cells[d]) / len(cells[d]):.2e}")
-        curves = {name: {d: [row for c in cells[d] for row in c[name]["mse"]] for d in cells}
+        # clusters: the curves of one pretraining seed share its W (cluster bootstrap)
+        curves = {name: {d: [c[name]["mse"] for c in cells[d]] for d in cells}
                   for name in ("pretrained", "raw-linear")}
         grid = {name: P["probes"][name]["n_grid"] for name in curves}
         boot = bootstrap_slope(grid["pretrained"], curves["pretrained"], P["eps"], P["B"], gen)
@@ -88,12 +90,13 @@ def decide(ctx) -> ClaimResult:
         "n_grid": grid,
         "n_star": {name: {str(d): finite(v) for d, v in b["crossing"].items()}
                    for name, b in (("pretrained", boot), ("raw-linear", nboot))},
-        "n_star_ci": {name: {str(d): [finite(bootstrap_bound(b["crossing_replicates"][d], ALPHA, "lower")),
-                                      finite(bootstrap_bound(b["crossing_replicates"][d], ALPHA, "upper"))]
-                             for d in P["d_grid"]} for name, b in (("pretrained", boot), ("raw-linear", nboot))},
+        "n_star_ci": {name: crossing_cis(b, ALPHA) for name, b in (("pretrained", boot),
+                                                                    ("raw-linear", nboot))},
+        "censored": {name: {str(d): c for d, c in b["censored"].items()}
+                     for name, b in (("pretrained", boot), ("raw-linear", nboot))},
         "n_star_bound": {str(d): finite(v) for d, v in bounds.items()},
-        "mean_mse": {name: {str(d): torch.tensor(curves[name][d]).mean(0).tolist() for d in P["d_grid"]}
-                     for name in curves},
+        "mean_mse": {name: {str(d): torch.tensor([r for c in curves[name][d] for r in c]).mean(0).tolist()
+                            for d in P["d_grid"]} for name in curves},
         "mean_err01": {name: {str(d): torch.tensor([row for c in cells[d] for row in c[name]["err01"]]).mean(0).tolist()
                               for d in P["d_grid"]} for name in curves},
         "E_out": {str(d): [c["E_out"] for c in cells[d]] for d in P["d_grid"]},
@@ -103,7 +106,8 @@ def decide(ctx) -> ClaimResult:
     return ClaimResult(
         id="C2", parameters=dict(P), statistic_name="slope of log n* vs log d",
         statistic=boot["slope"], confidence_bound=ucb, side="upper", alpha=ALPHA,
-        method="percentile bootstrap over downstream repetitions", bound=P["slope_max"],
+        method="two-stage cluster bootstrap (pretraining seeds, then repetitions)",
+        bound=P["slope_max"],
         bound_provenance="derived here: docs/derivations.md section 6 (d-free bound on n*)",
         negative_control=nc, subchecks=subs,
         seeds=[derive_seed(ctx.seed, "C2", d, s) for d in P["d_grid"] for s in range(P["seeds"])],

@@ -18,8 +18,8 @@ from mtlcheck.checks.common import (ClaimResult, Timer, derive_seed, finite, neg
                                     subcheck)
 from mtlcheck.checks.profiles import ALPHA, profile
 from mtlcheck.checks.stats import bootstrap_bound
-from mtlcheck.checks.sweeps import bootstrap_slope, shared_pretrained, slope_bounds
-from mtlcheck.sim.complexity import crossing
+from mtlcheck.checks.sweeps import bootstrap_slope, crossing_cis, shared_pretrained, slope_bounds
+from mtlcheck.sim.complexity import crossing_status
 from mtlcheck.sim.samplers import generator, sphere
 from mtlcheck.theory.bounds import width_bound_curve, width_risk_curve
 
@@ -53,13 +53,15 @@ def decide(ctx) -> ClaimResult:
             cells[d] = [_cell(ctx, P, d, s) for s in range(P["seeds"])]
             ctx.progress(f"C3 d={d}: population risk at m={P['widths'][4]}: "
                          f"{sum(c['pretrained'][4] for c in cells[d]) / len(cells[d]):.4f}")
-        curves = {name: {d: [c[name] for c in cells[d]] for d in cells}
+        # one cluster per pretraining seed, holding its single (exact) risk curve
+        curves = {name: {d: [[c[name]] for c in cells[d]] for d in cells}
                   for name in ("pretrained", "random-features")}
         boot = bootstrap_slope(P["widths"], curves["pretrained"], P["eps"], P["B"], gen)
         lcb, ucb = slope_bounds(boot, ALPHA)
         # derived d-free bound (section 6.2, E_out form): the smallest m whose bound <= eps,
         # per pretraining run; m*(d) of the pooled curve must not exceed the largest of them
-        mb = {d: max(crossing(P["widths"], c["bound"], P["eps"]) for c in cells[d]) for d in cells}
+        mb = {d: max(crossing_status(P["widths"], c["bound"], P["eps"])[0] for c in cells[d])
+              for d in cells}
 
         def ratio(a, b):
             return math.inf if not math.isfinite(b) else a / b
@@ -82,12 +84,13 @@ def decide(ctx) -> ClaimResult:
         "widths": P["widths"], "rf_widths": P["rf_widths"],
         "m_star": {name: {str(d): finite(v) for d, v in b["crossing"].items()}
                    for name, b in (("pretrained", boot), ("random-features", nboot))},
-        "m_star_ci": {name: {str(d): [finite(bootstrap_bound(b["crossing_replicates"][d], ALPHA, "lower")),
-                                      finite(bootstrap_bound(b["crossing_replicates"][d], ALPHA, "upper"))]
-                             for d in cells} for name, b in (("pretrained", boot), ("random-features", nboot))},
+        "m_star_ci": {name: crossing_cis(b, ALPHA) for name, b in (("pretrained", boot),
+                                                                    ("random-features", nboot))},
+        "censored": {name: {str(d): c for d, c in b["censored"].items()}
+                     for name, b in (("pretrained", boot), ("random-features", nboot))},
         "m_star_bound": {str(d): finite(v) for d, v in mb.items()},
-        "mean_risk": {name: {str(d): torch.tensor(curves[name][d]).mean(0).tolist() for d in cells}
-                      for name in curves},
+        "mean_risk": {name: {str(d): torch.tensor([c[0] for c in curves[name][d]]).mean(0).tolist()
+                             for d in cells} for name in curves},
         "E_out": {str(d): [c["E_out"] for c in cells[d]] for d in cells},
         "slope_ci": [finite(lcb), finite(ucb)],
     }

@@ -1,6 +1,7 @@
 """C4 single-task failure: with high probability over the draw of one task, training on it
 leaves some of the r directions unlearned (isotropy near 0), and a downstream task along the
-least-learned direction fails; multi-task runs at the same per-task budget succeed."""
+least-learned direction fails; multi-task runs succeed, although each of their tasks gets far
+fewer representation samples (n2 = n1 per task against n2 for the single task)."""
 from __future__ import annotations
 
 import pytest
@@ -73,11 +74,12 @@ def decide(ctx) -> ClaimResult:
         # the derived single-task bound (section 7) must hold in at least 1 - delta of the runs
         delta = 0.05
         bnd = single_task_isotropy_bound(P["r"], P["n2"], delta)
-        viol = sum(1 for c in single if c["isotropy"] > bnd)
+        viol = sum(1 for c in single if not c["isotropy"] <= bnd)          # NaN is a violation
         subs.append(subcheck(f"fraction of single-task runs above the derived isotropy bound "
                              f"{bnd:.3g} (delta = {delta})", viol / len(single),
                              clopper_pearson_lower(viol, len(single), ALPHA), delta, "upper",
-                             ALPHA, "Clopper-Pearson lower bound of the violation rate"))
+                             ALPHA, "Clopper-Pearson lower bound of the violation rate",
+                             error="false alarm"))
     nc = negative_control(
         "the single-task rule (Clopper-Pearson lower bound of the fraction of runs with isotropy "
         "< tau >= p_min) applied to multi-task runs", not (mlcb >= P["p_min"]),

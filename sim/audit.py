@@ -91,16 +91,21 @@ def mc_constants(gen, N: int, progress) -> list[AuditRow]:
     return rows
 
 
+DEVICE = {"name": "auto"}      # set by run_audit
+
+
 def _run(d, r, T, n1, n2, m, seed, **kw):
-    return pretrain(PretrainConfig(ReferenceModel(d, r), Algorithm(T, n1, n2, m, **kw), seed=seed))
+    return pretrain(PretrainConfig(ReferenceModel(d, r), Algorithm(T, n1, n2, m, **kw), seed=seed,
+                                   device=DEVICE["name"]))
 
 
 def prediction_grid(P, base_seed, progress) -> tuple[list[AuditRow], dict]:
     """Prediction (a) against the simulated mean E_out on a grid (section 4)."""
     pred = B.e_out_prediction_fn()
     rows, worst = [], {"gap": 0.0}
+    from statistics import NormalDist
     k = len(P["grid"])
-    zb = 3.0                                      # ~ Bonferroni-adjusted two-sided interval
+    zb = NormalDist().inv_cdf(1 - 0.05 / (2 * k))   # two-sided, Bonferroni over the grid
     for (d, T, n) in P["grid"]:
         r = 2
         vals = [_run(d, r, T, n, n, P["grid_m"], base_seed * 1000 + s).metrics()["E_out"]
@@ -110,13 +115,21 @@ def prediction_grid(P, base_seed, progress) -> tuple[list[AuditRow], dict]:
         p = pred(d, r, T, n, n)
         gap = mean / p - 1
         lo, hi = mean - zb * se, mean + zb * se
-        ok = not (p * 1.05 < lo or p * 0.95 > hi)     # consistent within 5% and the CI
+        # a violation needs evidence that the gap exceeds 5%; agreement within 5% is *shown*
+        # when the whole interval lies within 5% of the prediction (reported separately)
+        ok = not (p * 1.05 < lo or p * 0.95 > hi)
+        shown = lo >= p * 0.95 and hi <= p * 1.05
         rows.append(AuditRow(f"prediction (a), d={d} T={T} n1=n2={n}", "4", "exact", p, mean, lo,
                              (lo, hi), p / mean, "ok" if ok else "VIOLATION",
                              {"d": d, "r": r, "T": T, "n1": n, "n2": n, "m": P["grid_m"],
-                              "seeds": P["grid_seeds"]}, f"relative gap {gap:+.3%}"))
+                              "seeds": P["grid_seeds"]},
+                             f"relative gap {gap:+.3%}; within 5% {'shown' if shown else 'not resolved'}"))
         if abs(gap) > abs(worst["gap"]):
             worst = {"gap": gap, "se_rel": se / p, "config": rows[-1].config}
+        worst.setdefault("resolved_within_5pct", 0)
+        worst.setdefault("points", 0)
+        worst["points"] += 1
+        worst["resolved_within_5pct"] += int(shown)
         progress(f"audit: prediction (a) d={d} T={T} n={n}: sim {mean:.4g} pred {p:.4g} "
                  f"({gap:+.2%})")
     return rows, worst
@@ -128,13 +141,13 @@ def markov_rows(P, base_seed, progress) -> list[AuditRow]:
     c = {k: float(v) for k, v in B._derived_constants().items()}
     delta = 0.05
     dk = delta / len(B.HP_EVENTS)
-    c_r = r * c["ind_sq"] - c["k_ind"] ** 2
+    c_r = B.in_span_noise_constant(r)
     Rout, Rin, kap = [], [], []
     for s in range(P["markov_K"]):
         res = _run(d, r, T, n1, n2, m, base_seed * 1000 + s)
-        W, M, H = res.W.double(), res.M.double(), res.heads.double()     # H: T x m
-        V = res.tasks.params.double()                                     # T x r
-        Y = W * (T * n2)                                                  # eta_W = 1
+        W, M, H = (x.double().cpu() for x in (res.W, res.M, res.heads))  # H: T x m
+        V = res.tasks.params.double().cpu()                               # T x r
+        Y = W * (T * n2 / res.config.algo.eta_w)                          # section 9: Y
         P_ = torch.eye(d, dtype=torch.float64) - M @ M.T
         H2 = float((H * H).sum())
         Rout.append(float(((Y @ P_) ** 2).sum()) / (n2 * H2 * (d - r) * c["ind_sq"]))
@@ -188,9 +201,9 @@ def probe_rows(P, base_seed, progress) -> list[AuditRow]:
     d, r, T = P["probe_cfg"]
     n = budget_n(d, r, T, 1e-3)
     res = _run(d, r, T, n, n, 64, base_seed)
-    W = res.W.double()
+    W = res.W.double().cpu()
     Wn = (W / W.norm(dim=1, keepdim=True)).numpy()
-    M = res.M.double().numpy()
+    M = res.M.double().cpu().numpy()
     g = generator(base_seed + 1)
     x = gaussian((200_000, d), g, torch.float64).numpy()
     sq = ((x @ Wn.T) ** 2).sum(1)
@@ -204,8 +217,8 @@ def probe_rows(P, base_seed, progress) -> list[AuditRow]:
     lam = 0.1
     target = lambda gg: make_target("halfspace", r, gg)
     for nn in (256, 4096):
-        c = probe_curve(FeatureMap.network("pre", res.W), res.M, target, [nn], P["probe_reps"],
-                        2000, lam, g)
+        c = probe_curve(FeatureMap.network("pre", res.W.cpu()), res.M.cpu(), target, [nn],
+                        P["probe_reps"], 2000, lam, g)
         mse = c["mse"][:, 0].numpy()
         mean, se = float(mse.mean()), float(mse.std(ddof=1) / math.sqrt(len(mse)))
         bnd = min(B.probe_bound(Wn, M, nn, lam, t) for t in np.linspace(1, 30, 59))
@@ -233,8 +246,10 @@ def rf_rows(P, base_seed, progress) -> list[AuditRow]:
     return rows
 
 
-def run_audit(profile: str = "quick", seed: int = 0, progress=lambda m: None) -> dict:
+def run_audit(profile: str = "quick", seed: int = 0, progress=lambda m: None,
+              device: str = "auto") -> dict:
     P = PROFILES[profile]
+    DEVICE["name"] = device
     t0 = time.perf_counter()
     gen = generator(seed)
     rows = mc_constants(gen, P["mc_N"], progress)
@@ -257,9 +272,11 @@ def run_audit(profile: str = "quick", seed: int = 0, progress=lambda m: None) ->
 
 
 def main_audit(args) -> int:
+    from .device import resolve_device
     v = validate("audit", profile=args.profile, seed=args.seed, device=args.device)
+    resolve_device(v["device"], "audit")            # a missing GPU is reported before any work
     progress = lambda m: print(m, file=sys.stderr, flush=True)      # stderr: JSON stays clean
-    out = run_audit(v["profile"], v["seed"], progress)
+    out = run_audit(v["profile"], v["seed"], progress, v["device"])
     rows = out.pop("_rows")
     failed = out["violations"] or out["uncertified_lemmas"] or out["undecided_or_false_facts"]
     if args.json:
@@ -268,7 +285,8 @@ def main_audit(args) -> int:
         print(table(rows))
         w = out["prediction_worst_gap"]
         print(f"\nprediction (a): worst relative gap {w['gap']:+.2%} "
-              f"(SE {w.get('se_rel', 0):.2%}) at {w.get('config')}")
+              f"(SE {w.get('se_rel', 0):.2%}) at {w.get('config')}; agreement within 5% shown "
+              f"at {w.get('resolved_within_5pct')} of {w.get('points')} grid points")
         print("\nlemmas (interval arithmetic over boxes):")
         for lem in out["lemmas"]:
             print(f"  [{'certified' if lem['certified'] else 'NOT CERTIFIED'}] section "

@@ -1,38 +1,34 @@
-"""Empirical sample / neuron complexity from error curves, with bootstrap over repetitions.
+"""Empirical sample / neuron complexity from error curves.
 
-n*(eps) is the smallest n at which the mean test error over repetitions reaches eps, read off
-the curve by linear interpolation in log n between the last grid point above eps and the first
-at or below it (inf when the curve never reaches eps). The same for the width m*.
+n*(eps) is the smallest n at which the mean test error reaches eps, read off the curve by linear
+interpolation in log n between the last grid point above eps and the first at or below it. A
+crossing is *censored* when the curve is already below eps at the first grid point (left: the
+grid does not resolve it) or never reaches eps (right); a censored crossing is not a measurement,
+and the checks treat it as undecided (a fail), never as a value.
 """
 from __future__ import annotations
 
 import math
 
-import torch
-
-__all__ = ["crossing", "bootstrap_crossing"]
+__all__ = ["crossing", "crossing_status"]
 
 
-def crossing(grid: list[float], mean_err: list[float], eps: float) -> float:
-    """Smallest x on the (log-interpolated) curve with error <= eps; inf if never, grid[0] if at once."""
+def crossing_status(grid, mean_err, eps: float) -> tuple[float, str | None]:
+    """(x*, censoring) with censoring None, 'left' (x* = grid[0]) or 'right' (x* = inf)."""
     prev = None
     for x, e in zip(grid, mean_err):
         if e <= eps:
             if prev is None:
-                return float(x)
+                return float(x), "left"
             x0, e0 = prev
             if e0 == e:
-                return float(x)
+                return float(x), None
             frac = (e0 - eps) / (e0 - e)
-            return float(math.exp(math.log(x0) + frac * (math.log(x) - math.log(x0))))
+            return float(math.exp(math.log(x0) + frac * (math.log(x) - math.log(x0)))), None
         prev = (x, e)
-    return math.inf
+    return math.inf, "right"
 
 
-def bootstrap_crossing(grid: list[float], errors: torch.Tensor, eps: float, B: int,
-                       gen: torch.Generator) -> torch.Tensor:
-    """B bootstrap replicates of crossing(): repetitions (rows of ``errors``) resampled."""
-    reps = errors.shape[0]
-    idx = torch.randint(0, reps, (B, reps), generator=gen)
-    means = errors[idx].mean(dim=1)                 # (B, len(grid))
-    return torch.tensor([crossing(grid, row.tolist(), eps) for row in means], dtype=torch.float64)
+def crossing(grid, mean_err, eps: float) -> float:
+    """The crossing value of :func:`crossing_status` (grid[0] or inf when censored)."""
+    return crossing_status(grid, mean_err, eps)[0]

@@ -15,8 +15,8 @@ __all__ = ["e_out", "principal_angles", "isotropy", "spectrum", "summary"]
 
 def e_out(W: torch.Tensor, M: torch.Tensor) -> float:
     """Out-of-span energy fraction, computed from W - (W M) M^T (no cancellation)."""
-    W = W.double()
-    M = M.double()
+    W = W.double().cpu()
+    M = M.double().cpu()
     total = float((W * W).sum())
     if total == 0.0:
         return float("nan")
@@ -26,27 +26,32 @@ def e_out(W: torch.Tensor, M: torch.Tensor) -> float:
 
 def principal_angles(W: torch.Tensor, M: torch.Tensor) -> list[float]:
     """Angles (radians, ascending) between the top-r right singular subspace of W and span(M)."""
-    W = W.double()
-    M = M.double()
+    W = W.double().cpu()
+    M = M.double().cpu()
     r = M.shape[1]
     _, _, Vh = torch.linalg.svd(W, full_matrices=False)
-    V = Vh[:r].t()                                   # d x r
+    V = Vh[:r].t()                                   # d x min(r, m)
     cos = torch.linalg.svdvals(V.t() @ M).clamp(-1.0, 1.0)
-    return sorted(float(math.acos(c)) for c in cos)
+    angles = sorted(float(math.acos(c)) for c in cos)
+    # a width-m network with m < r spans at most m directions: the others are at pi/2
+    return angles + [math.pi / 2] * (r - len(angles))
 
 
 def isotropy(W: torch.Tensor, M: torch.Tensor) -> float:
     """sigma_r(W M) / sigma_1(W M): 0 when a direction of span(M) is missed, 1 when all r are equal."""
-    s = torch.linalg.svdvals(W.double() @ M.double())
+    s = torch.linalg.svdvals(W.double().cpu() @ M.double().cpu())
     if float(s[0]) == 0.0:
         return float("nan")
+    if len(s) < M.shape[1]:          # m < r: sigma_r(W M) = 0
+        return 0.0
     return float(s[-1] / s[0])
 
 
 def spectrum(W: torch.Tensor, M: torch.Tensor) -> list[float]:
     """Singular values of W M divided by the largest (descending): the isotropy spectrum."""
-    s = torch.linalg.svdvals(W.double() @ M.double())
-    return [float(v / s[0]) if float(s[0]) > 0 else float("nan") for v in s]
+    s = torch.linalg.svdvals(W.double().cpu() @ M.double().cpu())
+    vals = [float(v / s[0]) if float(s[0]) > 0 else float("nan") for v in s]
+    return vals + [0.0] * (M.shape[1] - len(vals))
 
 
 def summary(W: torch.Tensor, M: torch.Tensor) -> dict:

@@ -88,9 +88,10 @@ def activation_grad(t: torch.Tensor, inplace: bool = False) -> torch.Tensor:
 
 
 def loss_slope(loss: str, y: torch.Tensor, f: torch.Tensor | None) -> torch.Tensor:
+    # f is needed (and computed by the callers) for every loss but the correlation loss
     """d l(y, f) / d f for l = correlation (-y f), hinge (max(0, 1 - y f)), logistic."""
-    if loss == "correlation" or f is None:
-        return -y if loss != "logistic" else -y / 2
+    if loss == "correlation":
+        return -y
     if loss == "hinge":
         return -y * (y * f < 1).to(y.dtype)
     return -y * torch.sigmoid(-y * f)

@@ -17,7 +17,8 @@ from ..theory.params import validate
 from .pretrain import activation
 from .samplers import Target, gaussian
 
-__all__ = ["features", "ridge_fit", "logistic_fit", "FeatureMap", "probe_curve", "width_curve"]
+__all__ = ["features", "ridge_fit", "logistic_fit", "FeatureMap", "fit_and_score", "probe_curve",
+           "width_curve"]
 
 
 def features(W: torch.Tensor, X: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
@@ -76,6 +77,23 @@ class FeatureMap:
         return FeatureMap("raw-linear", lambda X: X, d)
 
 
+def fit_and_score(Ftr: torch.Tensor, ytr: torch.Tensor, Fte: torch.Tensor, yte: torch.Tensor,
+                  lam: float, classification: bool = True, probe: str = "ridge"
+                  ) -> tuple[float, float]:
+    """Fit the probe on (Ftr, ytr), score on (Fte, yte): (squared error of the clipped
+    prediction, 0-1 error of its sign); for regression targets the prediction is not clipped
+    and the 0-1 error is NaN."""
+    fit = ridge_fit if probe == "ridge" else logistic_fit
+    beta = fit(Ftr, ytr, lam)
+    raw = Fte.double() @ beta
+    yte = yte.double()
+    pred = raw.clamp(-1.0, 1.0) if classification else raw
+    mse = float(((pred - yte) ** 2).mean())
+    if not classification:
+        return mse, float("nan")
+    return mse, float((torch.where(raw >= 0, 1.0, -1.0).double() != yte).double().mean())
+
+
 def probe_curve(fmap: FeatureMap, M: torch.Tensor, target_sampler: Callable[[torch.Generator], Target],
                 n_grid: list[int], reps: int, n_test: int, lam: float, gen: torch.Generator,
                 probe: str = "ridge") -> dict:
@@ -97,15 +115,9 @@ def probe_curve(fmap: FeatureMap, M: torch.Tensor, target_sampler: Callable[[tor
         X = gaussian((nmax + n_test, d), gen, M.dtype)
         y = target(X @ M)
         F = fmap.fn(X)
-        Ftr, ytr, Fte, yte = F[:nmax], y[:nmax], F[nmax:].double(), y[nmax:].double()
         for k, n in enumerate(n_grid):
-            fit = ridge_fit if probe == "ridge" else logistic_fit
-            beta = fit(Ftr[:n], ytr[:n], lam)
-            raw = Fte @ beta
-            pred = raw.clamp(-1.0, 1.0) if target.classification else raw
-            mse[rep, k] = float(((pred - yte) ** 2).mean())
-            err[rep, k] = float((torch.where(raw >= 0, 1.0, -1.0).to(yte.dtype) != yte).double()
-                                .mean()) if target.classification else float("nan")
+            mse[rep, k], err[rep, k] = fit_and_score(F[:n], y[:n], F[nmax:], y[nmax:], lam,
+                                                     target.classification, probe)
     return {"mse": mse, "err01": err}
 
 
@@ -116,7 +128,8 @@ def width_curve(W: torch.Tensor, M: torch.Tensor,
     ``widths``, with n training samples; features computed once for the largest width."""
     validate("width_curve", reps=reps, n=n, n_test=n_test, ridge=lam)
     d = M.shape[0]
-    Wn = W[:max(widths)] / W[:max(widths)].norm(dim=1, keepdim=True)
+    Wn = W[:max(widths)]
+    Wn = Wn / Wn.norm(dim=1, keepdim=True).clamp_min(1e-30)
     mse = torch.empty(reps, len(widths), dtype=torch.float64)
     err = torch.empty_like(mse)
     for rep in range(reps):
@@ -124,10 +137,7 @@ def width_curve(W: torch.Tensor, M: torch.Tensor,
         X = gaussian((n + n_test, d), gen, M.dtype)
         y = target(X @ M)
         F = features(Wn, X)
-        yte = y[n:].double()
         for k, m in enumerate(widths):
-            beta = ridge_fit(F[:n, :m], y[:n], lam)
-            raw = F[n:, :m].double() @ beta
-            mse[rep, k] = float(((raw.clamp(-1.0, 1.0) - yte) ** 2).mean())
-            err[rep, k] = float((torch.where(raw >= 0, 1.0, -1.0).double() != yte).double().mean())
+            mse[rep, k], err[rep, k] = fit_and_score(F[:n, :m], y[:n], F[n:, :m], y[n:], lam,
+                                                     target.classification)
     return {"mse": mse, "err01": err}

@@ -25,7 +25,7 @@ def _derived_constants() -> dict[str, sp.Expr]:
     _, m2 = D.relu_moments()
     half = sp.simplify(m2.subs(D.wnorm, 1))          # E[relu(w.x)^2] = 1/2 for |w| = 1
     return {"k_relu": k["k_relu"], "k_ind": k["k_ind"], "relu_sq": half,
-            "ind_sq": sp.Rational(1, 2)}  # E[1{w.x>0} (e.x)^2] = 1/2 (symmetry, section 4.3)
+            "ind_sq": D.indicator_second_moment()}          # section 4.3, derived
 
 
 #: Named constants of the derived results (value, where it comes from). The audit walks this.
@@ -229,6 +229,27 @@ def width_bound_curve(W, M, widths, mus=None):
     return out
 
 
+def in_span_noise_constant(r, p=0.0) -> float:
+    """c_r = r ind_sq - (1-2p)^2 k_ind^2: the variance of the in-span part of y 1{w.x>0} x
+    (section 4.3)."""
+    c = _derived_constants()
+    val = sp.sympify(r * c["ind_sq"] - (1 - 2 * sp.sympify(p)) ** 2 * c["k_ind"] ** 2)
+    return float(val) if val.is_number else val
+
+
+def one_step_population_error(d, r, T, n1, n2, p=0.0) -> float:
+    """Predicted RMS relative deviation of the one-step W1 from the population update
+    (sections 4.4 and 5): sqrt((S_in + S_out - coh) / coh), coh = f^4 k^4 / (r d) the energy of
+    the population update per row; the rest of S_in + S_out is finite-T and finite-n noise."""
+    import math
+    A, S_in, S_out = energy_terms()
+    c = _derived_constants()
+    vals = {S.d: d, S.r: r, S.T: T, S.n1: n1, S.n2: n2, S.p: p}
+    coh = float(((1 - 2 * S.p) ** 4 * c["k_relu"] ** 2 * c["k_ind"] ** 2 / (S.r * S.d)).subs(vals))
+    total = float((S_in + S_out).subs(vals))
+    return math.sqrt(max(total - coh, 0.0) / coh)
+
+
 # --- section 7: single-task isotropy (derived here) -------------------------------------------
 
 @lru_cache(maxsize=None)
@@ -241,17 +262,26 @@ def single_task_isotropy_expr() -> sp.Expr:
     in population (n2 -> oo) the isotropy is 0 for r >= 2: one task gives rank one.
     """
     c = _derived_constants()
-    c_r = S.r * c["ind_sq"] - c["k_ind"] ** 2
-    q = sp.sqrt(c_r / (c["k_ind"] ** 2 * S.n2 * S.delta))
+    f2 = (1 - 2 * S.p) ** 2
+    c_r = S.r * c["ind_sq"] - f2 * c["k_ind"] ** 2
+    q = sp.sqrt(c_r / (f2 * c["k_ind"] ** 2 * S.n2 * S.delta))
     return q / (1 - q)
 
 
-def single_task_isotropy_bound(r: int, n2: int, delta: float) -> float:
-    """Numeric value of :func:`single_task_isotropy_expr` (inf when q >= 1)."""
+def single_task_isotropy_bound(r: int, n2: int, delta: float, p: float = 0.0) -> float:
+    """Numeric value of :func:`single_task_isotropy_expr` (inf when q >= 1). Needs r >= 2:
+    for r = 1 the isotropy is 1 by definition and the bound (sigma_r <= sigma_2) does not apply."""
     import math
+
+    from .params import ParameterError, validate
+    if r < 2:
+        raise ParameterError("r", "single_task_isotropy_bound", "an int >= 2", r)
+    validate("single_task_isotropy_bound", n2=n2, delta=delta, noise=p)
+    if p >= 0.5:
+        return math.inf
     c = _derived_constants()
-    c_r = r * float(c["ind_sq"]) - float(c["k_ind"]) ** 2
-    q = math.sqrt(c_r / (float(c["k_ind"]) ** 2 * n2 * delta))
+    f2 = (1 - 2 * p) ** 2
+    q = math.sqrt(in_span_noise_constant(r, p) / (f2 * float(c["k_ind"]) ** 2 * n2 * delta))
     return math.inf if q >= 1 else q / (1 - q)
 
 
@@ -311,7 +341,7 @@ def e_out_hp_bound(d: int, r: int, T: int, n1: int, n2: int, m: int, delta: floa
     c = {k: float(v) for k, v in _derived_constants().items()}
     dk = delta / len(HP_EVENTS)
     f = 1 - 2 * p
-    c_r = r * c["ind_sq"] - f * f * c["k_ind"] ** 2
+    c_r = in_span_noise_constant(r, p)
     mu = T / r
     e1 = chernoff_eps(mu, r, dk, "lower")
     e2 = chernoff_eps(mu, r, dk, "upper")
@@ -352,7 +382,7 @@ def rf_width_lower_bound(d: int, eps: float) -> float:
 
 def pretraining_sample_complexity(d: int, r: int, T: int, m: int, eps: float, delta: float,
                                   p: float = 0.0, n_max: int = 2 ** 40) -> float:
-    """Section 9.4: the smallest n = n1 = n2 for which the section-9 bound gives E_out <= eps
+    """Section 9 (pretraining sample complexity): the smallest n = n1 = n2 for which the section-9 bound gives E_out <= eps
     with probability >= 1 - delta (inf if none up to n_max); the bound decreases in n."""
     if e_out_hp_bound(d, r, T, n_max, n_max, m, delta, p) > eps:
         return float("inf")

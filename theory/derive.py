@@ -21,6 +21,7 @@ from . import symbols as S
 __all__ = [
     "R", "theta", "alpha", "wnorm", "wnorm2", "radial_moment", "Factor", "angular_integral",
     "e_sign_relu", "e_sign_indicator_x", "halfspace_kernel", "sphere_second_moment",
+    "indicator_second_moment",
     "flip_mean", "arccos_kernel0", "arccos_kernel1", "relu_moments", "pc_objective_matrix",
     "one_step_population", "coefficients", "pc_gradient_coefficient",
 ]
@@ -182,6 +183,18 @@ def arccos_kernel1() -> sp.Expr:
     f = (Factor("ind", sp.Integer(0)), Factor("ind", alpha))
     ang = angular_integral(sp.cos(theta) * sp.cos(theta - alpha), f, *_PERIOD)
     return sp.simplify(wnorm * wnorm2 * radial_moment(2) * ang)
+
+
+@lru_cache(maxsize=None)
+def indicator_second_moment() -> sp.Expr:
+    """E[1{w.x > 0} (e.x)^2] for unit e at angle alpha to w (section 4.3): in polar coordinates
+    radial_moment(2) * int_{-pi/2}^{pi/2} cos(theta - alpha)^2 dtheta = 1/2, whatever alpha."""
+    ang = angular_integral(sp.cos(theta - alpha) ** 2, (Factor("ind", sp.Integer(0)),),
+                           -sp.pi / 2, sp.pi / 2)
+    val = sp.simplify(radial_moment(2) * ang)
+    if val.has(alpha):
+        raise AssertionError(f"E[1{{w.x>0}} (e.x)^2] depends on the angle: {val}")
+    return val
 
 
 @lru_cache(maxsize=None)
