@@ -174,3 +174,15 @@ def test_cli_json_and_errors():
                            capture_output=True, text=True)
         assert p.returncode == 2 and msg in p.stderr and "Traceback" not in p.stderr, p.stderr
         assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_scratch_baseline_learns_with_more_samples():
+    """The two-layer net trained from scratch on the downstream task alone (a baseline of
+    PAPER.md section 2): its test error falls with n."""
+    from mtlcheck.sim.baselines import scratch_curve
+    g = generator(4)
+    M = haar(8, 2, g, torch.float32)
+    c = scratch_curve(M, lambda gg: make_target("halfspace", 2, gg), [16, 512], reps=2,
+                      n_test=1000, m=32, gen=g, steps=150)
+    err = c["err01"].mean(0)
+    assert err[1] < err[0] and err[1] < 0.2, err
