@@ -6,11 +6,15 @@ data is reported separately. Three regimes (issue 3):
   few large tasks  d=512,  T=512,  n=1024, m=512
   many small tasks d=256,  T=4096, n=64,   m=256
   wide             d=256,  T=256,  n=256,  m=4096
-Runs alternate engine / naive; medians are reported, with the ratio, the achieved GFLOP/s
-(GEMM flops 2 T d m (n1 + 2 n2)) and the fraction of this machine's fp32 GEMM peak, measured in
-the same run: before every timed run the best of three 2048^3 matmuls (8192^3 on a GPU), and
-the regime's peak is the median of those (a shared machine's speed drifts by +-20%). `--memory` measures the peak resident memory of a
-pretraining run with d=2048, T=2048, n1=n2=1024, m=512 in a child process.
+Runs alternate engine / naive / bare GEMMs (the engine's three GEMMs on the same shapes, chunks
+and neuron blocks with no elementwise work: the ceiling of this BLAS on these shapes); medians
+are reported, with the ratio, the achieved GFLOP/s (GEMM flops 2 T d m (n1 + 2 n2)) and the
+fraction of this machine's fp32 GEMM peak, measured in the same run: before every timed run the
+best of three 2048^3 matmuls (8192^3 on a GPU); a fraction of peak is the median over runs of
+the run's rate over the peak measured just before it (a shared machine's speed drifts by +-20%,
+and pairing each run with its own peak cancels most of that drift). `--memory` measures the
+peak resident memory of a pretraining run with d=2048, T=2048, n1=n2=1024, m=512 in a child
+process.
 """
 from __future__ import annotations
 
@@ -71,10 +75,32 @@ class GemmPeak:
         return statistics.median(self.samples)
 
 
+def bare_gemms(W0, X1, X2, chunk: int, block: int):
+    """Only the engine's three GEMMs per chunk of tasks (forward S1, forward S2, the
+    representation gradient), on the same shapes and chunks, with no elementwise work: the
+    ceiling the engine could reach with this BLAS on these shapes (small-K GEMMs, K = d, run
+    below the size^3 peak)."""
+    import torch
+    T, n1, d = X1.shape
+    m = W0.shape[0]
+    Wt = W0.t().contiguous()
+    G = torch.zeros_like(W0)
+    for c0 in range(0, T, chunk):
+        X1f = X1[c0:c0 + chunk].reshape(-1, d)
+        X2f = X2[c0:c0 + chunk].reshape(-1, d)
+        for j0 in range(0, m, block):
+            H = X1f @ Wt[:, j0:j0 + block]
+            Z = X2f @ Wt[:, j0:j0 + block]
+            G[j0:j0 + block].addmm_(Z.t(), X2f)
+            del H, Z
+    return G
+
+
 def run_regime(reg: dict, device, repeats: int, seed: int, progress, peak: "GemmPeak") -> dict:
     import torch
 
-    from ..sim.pretrain import one_step_from_data
+    from ..sim.pretrain import default_block, default_chunk, one_step_from_data
+    from ..theory.model import Algorithm
     from .naive import one_step_naive
 
     d, T, n, m = reg["d"], reg["T"], reg["n"], reg["m"]
@@ -91,30 +117,43 @@ def run_regime(reg: dict, device, repeats: int, seed: int, progress, peak: "Gemm
     W0 = torch.randn(m, d, generator=g, device=device)
     W0 /= W0.norm(dim=1, keepdim=True)
     flop = 2.0 * T * d * m * (n + 2 * n)
-    times = {"engine": [], "naive": []}
+    algo = Algorithm(T, n, n, m)
+    chunk = default_chunk(algo, d, device, X1.dtype)
+    block = default_block(algo, chunk, device, X1.dtype)
+    times = {"engine": [], "naive": [], "gemms": []}
     outs = {}
-    fns = {"engine": lambda: one_step_from_data(W0, X1, y1, X2, y2),
-           "naive": lambda: one_step_naive(W0, X1, y1, X2, y2)}
+    fns = {"engine": lambda: one_step_from_data(W0, X1, y1, X2, y2, chunk=chunk),
+           "naive": lambda: one_step_naive(W0, X1, y1, X2, y2),
+           "gemms": lambda: bare_gemms(W0, X1, X2, chunk, block)}
     peaks = []
+    frac = {name: [] for name in fns}     # each run's rate over the peak measured just before it
     for k in range(repeats):
-        for name in ("engine", "naive") if k % 2 == 0 else ("naive", "engine"):
+        order = ("engine", "naive", "gemms") if k % 2 == 0 else ("gemms", "naive", "engine")
+        for name in order:
             peaks.append(peak.measure())
             _sync(device)
             t = time.perf_counter()
             outs[name] = fns[name]()
             _sync(device)
             times[name].append(time.perf_counter() - t)
+            frac[name].append(flop / times[name][-1] / 1e9 / peaks[-1])
         progress(f"  {reg['name']}: run {k + 1}/{repeats} engine {times['engine'][-1]:.3f}s "
-                 f"naive {times['naive'][-1]:.3f}s")
+                 f"naive {times['naive'][-1]:.3f}s GEMMs alone {times['gemms'][-1]:.3f}s")
     diff = float((outs["engine"] - outs["naive"]).abs().max() / outs["naive"].abs().max())
     e, nv = statistics.median(times["engine"]), statistics.median(times["naive"])
+    gm = statistics.median(times["gemms"])
     p = statistics.median(peaks)
-    return {**reg, "gflop": flop / 1e9, "sampling_s": sampling, "engine_median_s": e,
-            "naive_median_s": nv, "ratio": nv / e, "engine_gflops": flop / e / 1e9,
+    return {**reg, "chunk": chunk, "block": block, "gflop": flop / 1e9, "sampling_s": sampling,
+            "engine_median_s": e, "naive_median_s": nv, "gemms_median_s": gm,
+            "engine_vs_own_gemms": gm / e,
+            "gemms_peak_fraction": statistics.median(frac["gemms"]),
+            "ratio": nv / e, "engine_gflops": flop / e / 1e9,
             "naive_gflops": flop / nv / 1e9, "peak_gflops": p,
-            "engine_peak_fraction": flop / e / 1e9 / p, "naive_peak_fraction": flop / nv / 1e9 / p,
+            "engine_peak_fraction": statistics.median(frac["engine"]),
+            "naive_peak_fraction": statistics.median(frac["naive"]),
             "max_rel_diff": diff, "engine_times_s": times["engine"],
-            "naive_times_s": times["naive"], "peak_samples_gflops": peaks}
+            "naive_times_s": times["naive"], "gemms_times_s": times["gemms"],
+            "peak_samples_gflops": peaks}
 
 
 def measure_memory(device: str = "cpu") -> dict:
@@ -168,14 +207,18 @@ def main_bench(args) -> int:
         from tabulate import tabulate
         print(f"device {out['device']}, torch {out['torch']}, fp32 GEMM peak "
               f"{peak.median:.1f} GFLOP/s (median of {len(peak.samples)} measurements of "
-              f"{peak.size}^3 matmuls interleaved with the runs; per regime: the median of its own)")
+              f"{peak.size}^3 matmuls interleaved with the runs; 'of peak' is the median over "
+              f"runs of each run's rate over the peak measured just before it)")
         print(tabulate([[r["name"], r["d"], r["T"], r["n"], r["m"], f"{r['engine_median_s']:.3f}",
                          f"{r['naive_median_s']:.3f}", f"{r['ratio']:.2f}x",
                          f"{r['engine_gflops']:.1f}",
-                         f"{100 * r['engine_peak_fraction']:.0f}% of {r['peak_gflops']:.0f}",
+                         f"{100 * r['engine_peak_fraction']:.0f}% (peak {r['peak_gflops']:.0f})",
+                         f"{100 * r['gemms_peak_fraction']:.0f}%",
+                         f"{100 * r['engine_vs_own_gemms']:.0f}%",
                          f"{r['sampling_s']:.2f}", f"{r['max_rel_diff']:.1e}"] for r in rows],
                        headers=["regime", "d", "T", "n", "m", "engine s", "naive s", "ratio",
-                                "GFLOP/s", "of peak", "sampling s", "max rel diff"]))
+                                "GFLOP/s", "of peak", "GEMMs alone of peak",
+                                "engine vs its GEMMs", "sampling s", "max rel diff"]))
         if "memory" in out:
             mm = out["memory"]
             print(f"peak memory (d={mm['d']}, T={mm['T']}, n1=n2={mm['n1']}, m={mm['m']}): "

@@ -186,3 +186,41 @@ def test_scratch_baseline_learns_with_more_samples():
                       n_test=1000, m=32, gen=g, steps=150)
     err = c["err01"].mean(0)
     assert err[1] < err[0] and err[1] < 0.2, err
+
+
+def test_bench_cli_small_scale_reports_every_regime():
+    """`mtlcheck bench` end to end at 1% of the task counts: every regime is timed against the
+    naive loop and the bare GEMMs, and engine and naive agree on the update."""
+    p = subprocess.run([sys.executable, "-m", "mtlcheck", "bench", "--repeats", "1", "--scale",
+                        "0.01", "--json"], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert [r["name"] for r in out["regimes"]] == ["few large tasks", "many small tasks", "wide"]
+    for r in out["regimes"]:
+        assert r["max_rel_diff"] < 1e-4, r
+        for k in ("engine_median_s", "naive_median_s", "gemms_median_s", "peak_gflops"):
+            assert r[k] > 0, (k, r)
+    assert "GEMMs alone" in p.stderr
+
+
+def test_neuron_blocks_give_the_same_round():
+    """Blocks of neurons (correlation loss) change only the order of work: heads and gradient
+    agree with the unblocked round in float64, also for an uneven block and several head steps;
+    a blocked round under a loss that couples neurons is refused."""
+    from mtlcheck.sim.pretrain import run_round
+    g = generator(5)
+    T, n, d, m = 6, 20, 7, 30
+    X1, X2 = torch.randn(T, n, d, generator=g, dtype=torch.float64), \
+        torch.randn(T, n, d, generator=g, dtype=torch.float64)
+    y1, y2 = torch.sign(X1[..., 0]), torch.sign(X2[..., 1])
+    W = torch.randn(m, d, generator=g, dtype=torch.float64)
+    A0 = torch.randn(T, m, generator=g, dtype=torch.float64)
+    src = lambda c0, c1: (X1[c0:c1], y1[c0:c1], X2[c0:c1], y2[c0:c1])
+    algo = Algorithm(T, n, n, m, head_steps=3, variant="alternating", rounds=2)
+    A_full, G_full = run_round(W, A0, T, algo, 4, src, block=m)
+    A_blk, G_blk = run_round(W, A0, T, algo, 4, src, block=7)
+    torch.testing.assert_close(A_blk, A_full, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(G_blk, G_full, rtol=1e-12, atol=1e-12)
+    hinge = Algorithm(T, n, n, m, head_steps=3, variant="alternating", rounds=2, loss="hinge")
+    with pytest.raises(ValueError, match="correlation loss"):
+        run_round(W, A0, T, hinge, 4, src, block=7)
