@@ -103,6 +103,7 @@ def prediction_grid(P, base_seed, progress) -> tuple[list[AuditRow], dict]:
     """Prediction (a) against the simulated mean E_out on a grid (section 4)."""
     pred = B.e_out_prediction_fn()
     rows, worst = [], {"gap": 0.0}
+    points = shown_points = 0
     from statistics import NormalDist
     k = len(P["grid"])
     zb = NormalDist().inv_cdf(1 - 0.05 / (2 * k))   # two-sided, Bonferroni over the grid
@@ -126,12 +127,11 @@ def prediction_grid(P, base_seed, progress) -> tuple[list[AuditRow], dict]:
                              f"relative gap {gap:+.3%}; within 5% {'shown' if shown else 'not resolved'}"))
         if abs(gap) > abs(worst["gap"]):
             worst = {"gap": gap, "se_rel": se / p, "config": rows[-1].config}
-        worst.setdefault("resolved_within_5pct", 0)
-        worst.setdefault("points", 0)
-        worst["points"] += 1
-        worst["resolved_within_5pct"] += int(shown)
+        points += 1
+        shown_points += int(shown)
         progress(f"audit: prediction (a) d={d} T={T} n={n}: sim {mean:.4g} pred {p:.4g} "
                  f"({gap:+.2%})")
+    worst.update(points=points, resolved_within_5pct=shown_points)
     return rows, worst
 
 

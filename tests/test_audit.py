@@ -89,6 +89,9 @@ def test_audit_cli_reports_no_violation():
     assert {"k_relu", "k_ind", "markov_out = 1/delta_1", "single-task isotropy bound (delta=0.05)",
             "E_out high-probability bound (delta=0.05)"} <= names
     assert all(r["slack"] >= 0.9 for r in out["rows"] if r["kind"] == "upper")
+    grid = [r for r in out["rows"] if r["constant"].startswith("prediction (a)")]
+    w = out["prediction_worst_gap"]
+    assert w["points"] == len(grid) == 12 and 0 <= w["resolved_within_5pct"] <= len(grid)
 
 
 def test_counterexample_search_finds_none_for_the_derived_bounds():
