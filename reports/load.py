@@ -16,17 +16,22 @@ def _fail(name, where, what, got):
     raise ParameterError(name, where, what, Described(got))
 
 
-def load_results(path: str, where: str = "report") -> dict:
-    what = "a readable results.json written by `mtlcheck run`"
+def _read_json(path: str, name: str, where: str, what: str):
+    """The JSON in ``path``, or one ParameterError naming ``name`` and why it cannot be read."""
     if not os.path.exists(path):
-        _fail("results", where, what, f"{path!r} (no such file)")
+        _fail(name, where, what, f"{path!r} (no such file)")
     try:
         with open(path) as f:
-            data = json.load(f)
+            return json.load(f)
     except (OSError, UnicodeDecodeError) as e:
-        _fail("results", where, what, f"{path!r} ({e.__class__.__name__})")
+        _fail(name, where, what, f"{path!r} ({e.__class__.__name__})")
     except json.JSONDecodeError as e:
-        _fail("results", where, what, f"{path!r} (not JSON: line {e.lineno}, column {e.colno})")
+        _fail(name, where, what, f"{path!r} (not JSON: line {e.lineno}, column {e.colno})")
+
+
+def load_results(path: str, where: str = "report") -> dict:
+    what = "a readable results.json written by `mtlcheck run`"
+    data = _read_json(path, "results", where, what)
     if not isinstance(data, dict) or not isinstance(data.get("claims"), list) or not data["claims"]:
         _fail("results", where, what, f"{path!r} (no list of claims)")
     for i, c in enumerate(data["claims"]):
@@ -40,13 +45,7 @@ def load_audit(path: str | None, where: str = "report") -> dict | None:
     if path is None:
         return None
     what = "a readable JSON file written by `mtlcheck audit --json`"
-    if not os.path.exists(path):
-        _fail("audit", where, what, f"{path!r} (no such file)")
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except json.JSONDecodeError as e:
-        _fail("audit", where, what, f"{path!r} (not JSON: line {e.lineno}, column {e.colno})")
+    data = _read_json(path, "audit", where, what)
     if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
         _fail("audit", where, what, f"{path!r} (no audit rows)")
     return data

@@ -79,6 +79,12 @@ def test_report_bad_audit_file(quick_results, tmp_path):
     p = subprocess.run(MT + ["report", "--results", str(quick_results), "--audit", str(bad),
                              "--out", str(tmp_path / "o"), "--no-pdf"], capture_output=True, text=True)
     assert p.returncode == 2 and "The 'audit' parameter of report" in p.stderr
+    # an unreadable audit path (a directory) gets the same one-line error as a bad results file
+    p = subprocess.run(MT + ["report", "--results", str(quick_results), "--audit", str(tmp_path),
+                             "--out", str(tmp_path / "o"), "--no-pdf"], capture_output=True, text=True)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "The 'audit' parameter of report" in p.stderr and "(IsADirectoryError)" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
 
 
 def test_macro_names_and_numbers():
