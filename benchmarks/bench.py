@@ -180,11 +180,9 @@ def main_bench(args) -> int:
 
     from ..sim.device import describe, resolve_device
 
-    v = validate("bench", seed=args.seed, reps=args.repeats, device=args.device)
-    scale = float(args.scale)
-    if not (0 < scale <= 1):
-        from ..theory.params import ParameterError
-        raise ParameterError("scale", "bench", "a finite float in (0, 1]", args.scale)
+    v = validate("bench", seed=args.seed, repeats=args.repeats, scale=args.scale,
+                 device=args.device)
+    scale = v["scale"]
     device = resolve_device(v["device"], "bench")
     progress = lambda msg: print(msg, file=sys.stderr, flush=True)   # stderr: JSON stays clean
     peak = GemmPeak(device)
@@ -194,10 +192,10 @@ def main_bench(args) -> int:
     for reg in REGIMES:
         reg = dict(reg, T=max(1, int(round(reg["T"] * scale))))
         progress(f"{reg['name']}: d={reg['d']} T={reg['T']} n={reg['n']} m={reg['m']}")
-        rows.append(run_regime(reg, device, v["reps"], v["seed"], progress, peak))
+        rows.append(run_regime(reg, device, v["repeats"], v["seed"], progress, peak))
     out = {"device": describe(device), "torch": torch.__version__,
            "threads": torch.get_num_threads(), "gemm_peak_gflops": peak.median,
-           "gemm_peak_size": peak.size, "repeats": v["reps"], "scale": scale, "regimes": rows}
+           "gemm_peak_size": peak.size, "repeats": v["repeats"], "scale": scale, "regimes": rows}
     if getattr(args, "memory", False):
         progress("measuring peak memory of the d=2048, T=2048, n=1024, m=512 run ...")
         out["memory"] = measure_memory(device.type)

@@ -1,5 +1,6 @@
-"""What every claim check shares: the run context, the claim record, derived seeds, and the
-cache of finished sweep cells (atomic writes: temp file, fsync, rename)."""
+"""What every claim check shares: the run context (profile, seed, device, cache, executor,
+progress), the claim record, derived seeds, and the cache of finished sweep cells (atomic
+writes: checks/io.py)."""
 from __future__ import annotations
 
 import hashlib
@@ -7,16 +8,18 @@ import json
 import math
 import os
 import platform
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..theory.claims import claim
 from ..theory.params import validate
+from .executor import Cell, LocalExecutor
+from .io import atomic_write_json, json_safe
+from .progress import Reporter, silent
 
 __all__ = ["ClaimResult", "Context", "derive_seed", "Cache", "versions", "finite", "nanmax",
-           "code_fingerprint"]
+           "code_fingerprint", "subcheck", "negative_control", "Timer"]
 
 
 def derive_seed(base: int, *parts) -> int:
@@ -63,9 +66,8 @@ class Cache:
     (the code fingerprint and the resolved device), so that cells computed by other code or on
     another device are never mixed in.
 
-    A write goes to a temporary file in the same folder, is fsync'ed, then renamed over the
-    final name (atomic on POSIX), and the folder is fsync'ed: a run killed at any moment leaves
-    either no file or a complete one. A file that does not parse is treated as missing.
+    Writes are atomic (checks/io.py): a run killed at any moment leaves either no file or a
+    complete one. A file that does not parse is treated as missing.
     """
 
     def __init__(self, root: str | None, salt: dict | None = None):
@@ -98,26 +100,8 @@ class Cache:
     def put(self, group: str, key: dict, value) -> None:
         if not self.root:
             return
-        path = self._path(group, key)
-        folder = os.path.dirname(path)
-        os.makedirs(folder, exist_ok=True)
-        data = json.dumps({"key": self._full(key), "value": value}, default=str)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        atomic_write_json(self._path(group, key), {"key": self._full(key), "value": value},
+                          strict=False)
 
     def cell(self, group: str, key: dict, compute: Callable[[], Any]):
         """The cached value of a cell, computing (and storing) it when missing."""
@@ -133,24 +117,50 @@ class Cache:
 
 @dataclass
 class Context:
-    """Profile, seed, device and services that a check needs."""
+    """Profile, seed, device and the services a check needs: the cache of finished cells, the
+    executor that computes missing ones, and progress output (a callable Reporter)."""
 
     profile: str = "quick"
     seed: int = 0
     device: str = "auto"
     cache: Cache = field(default_factory=lambda: Cache(None))
-    progress: Callable[[str], None] = lambda msg: None
-    argv_hint: str = ""
+    progress: Reporter = field(default_factory=silent)
+    executor: Any = field(default_factory=LocalExecutor)
 
     def __post_init__(self):
         v = validate("the checks suite", profile=self.profile, seed=self.seed, device=self.device)
         self.profile, self.seed, self.device = v["profile"], v["seed"], v["device"]
+        if not isinstance(self.progress, Reporter):       # a plain callable: wrap it
+            self.progress = Reporter(write=self.progress, tty=False, prefix="")
+
+    def run(self, label: str, cells: list[Cell]) -> list:
+        """The values of ``cells``, in order: cached ones read from the cache, the others
+        computed by the executor (in any order) and stored as they arrive."""
+        values: list = [None] * len(cells)
+        todo = []
+        for i, c in enumerate(cells):
+            v = self.cache.get(c.group, c.key)
+            if v is None:
+                todo.append(i)
+            else:
+                values[i] = v
+        self.cache.hits += len(cells) - len(todo)
+        self.cache.misses += len(todo)
+        sweep = self.progress.sweep(label, len(todo), len(cells) - len(todo))
+        try:
+            for j, v in self.executor.imap([cells[i] for i in todo]):
+                c = cells[todo[j]]
+                self.cache.put(c.group, c.key, v)
+                values[todo[j]] = v
+                sweep.advance()
+        finally:
+            sweep.close()
+        return values
 
     def reproduce(self, cid: str) -> str:
         """The command that reproduces one claim's decision."""
-        return (f"python -m pytest --pyargs mtlcheck.checks -p no:cacheprovider "
-                f"--import-mode=importlib -m claim_{cid.lower()} --mtl-profile {self.profile} "
-                f"--mtl-seed {self.seed} --mtl-device {self.device}")
+        return (f"mtlcheck run --only {cid} --profile {self.profile} --seed {self.seed} "
+                f"--device {self.device}")
 
 
 @dataclass
@@ -215,7 +225,7 @@ class ClaimResult:
 
     def record(self) -> dict:
         c = claim(self.id)
-        return {
+        return json_safe({
             "id": self.id, "title": c.title, "statement": c.statement,
             "provenance": list(c.provenance) + ([self.bound_provenance] if self.bound_provenance
                                                 else []),
@@ -229,7 +239,7 @@ class ClaimResult:
             "subchecks": self.subchecks, "negative_control": self.negative_control,
             "seeds": self.seeds, "device": self.device, "versions": versions(),
             "wall_s": self.wall_s, "details": self.details,
-        }
+        })
 
     def failure_message(self, ctx: Context) -> str:
         parts = [f"{self.id} failed ({self.verdict_reason}): {self.statistic_name}: confidence "

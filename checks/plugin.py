@@ -1,25 +1,31 @@
 """The mtlcheck pytest plugin (one module; registered through the pytest11 entry point).
 
 - options: --mtl-profile quick|full, --mtl-seed N, --mtl-device auto|cpu|cuda,
-  --mtl-results FILE (write results.json), --mtl-cache DIR (resume finished sweep cells),
-  --mtl-mutant NAME (apply a deliberate mutant: mtlcheck.mutants);
+  --mtl-results FILE (merge the decided claims into this results.json), --mtl-cache DIR (resume
+  finished sweep cells), --mtl-executor local|ray, --mtl-address HOST:PORT, --mtl-threads N;
 - markers claim_c1 .. claim_c6;
 - a report header with device, seed and versions;
 - fixtures ``mtl_ctx`` (the run context) and ``record_claim``;
-- a terminal summary table of the claims (id, statistic, bound, margin, verdict).
-Failure messages end with the command that reproduces the decision.
+- progress lines on the terminal while a claim runs (pytest's capture is suspended for them);
+- a terminal summary table of the claims.
+State lives in ``config.stash``, not in module globals. Deliberate mutants (testing the suite
+itself) are a separate plugin, loaded only when asked: ``-p mtlcheck.qa.mutant_plugin``.
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
+import sys
 import time
 
 import pytest
 
-_RECORDS: dict = {}
-_STATE: dict = {}
+from ..theory.params import ParameterError, validate
+from .claims import CLAIMS
+
+_RECORDS = pytest.StashKey[dict]()
+_RUN = pytest.StashKey[dict]()
+_CTX = pytest.StashKey[object]()
 
 
 def pytest_addoption(parser):
@@ -27,41 +33,40 @@ def pytest_addoption(parser):
     g.addoption("--mtl-profile", default="quick", help="quick | full (default quick)")
     g.addoption("--mtl-seed", default="0", help="base seed of the suite (default 0)")
     g.addoption("--mtl-device", default="auto", help="auto | cpu | cuda (default auto)")
-    g.addoption("--mtl-results", default=None, help="write the claims to this results.json")
+    g.addoption("--mtl-results", default=None, help="merge the claims into this results.json")
     g.addoption("--mtl-cache", default=None, help="cache finished sweep cells in this folder")
-    g.addoption("--mtl-mutant", default=None, help="apply this deliberate mutant (testing only)")
+    g.addoption("--mtl-executor", default="local", help="local | ray (default local)")
+    g.addoption("--mtl-address", default=None, help="Ray cluster address (with --mtl-executor ray)")
+    g.addoption("--mtl-threads", default=None,
+                help="torch intra-op threads (default: leave torch's setting)")
 
 
-def _seed(config) -> int:
-    raw = config.getoption("--mtl-seed")
+def _int_or_raw(raw):
     try:
         return int(raw)
     except (TypeError, ValueError):
-        return raw  # validated (and reported) by Context
+        return raw  # validated (and reported) below
+
+
+def _options(config) -> dict:
+    threads = config.getoption("--mtl-threads")
+    v = validate("pytest --mtl-* options", profile=config.getoption("--mtl-profile"),
+                 seed=_int_or_raw(config.getoption("--mtl-seed")),
+                 device=config.getoption("--mtl-device"),
+                 executor=config.getoption("--mtl-executor"),
+                 **({"threads": _int_or_raw(threads)} if threads is not None else {}))
+    return v
 
 
 def pytest_configure(config):
-    for cid in ("C1", "C2", "C3", "C4", "C5", "C6"):
+    for cid in CLAIMS:
         config.addinivalue_line("markers", f"claim_{cid.lower()}: decides claim {cid}")
-    from ..theory.params import ParameterError, validate
     try:
-        validate("pytest --mtl-* options", profile=config.getoption("--mtl-profile"),
-                 seed=_seed(config), device=config.getoption("--mtl-device"))
+        opts = _options(config)
     except ParameterError as e:
         raise pytest.UsageError(str(e)) from None
-    _RECORDS.clear()
-    _STATE.clear()
-    _STATE["t0"] = time.time()
-    mutant = config.getoption("--mtl-mutant")
-    if mutant:
-        from ..mutants import apply
-        _STATE["undo"] = apply(mutant)
-
-
-def pytest_unconfigure(config):
-    undo = _STATE.pop("undo", None)
-    if undo:
-        undo()
+    config.stash[_RECORDS] = {}
+    config.stash[_RUN] = {"t0": time.time(), "options": opts}
 
 
 def pytest_report_header(config):
@@ -70,91 +75,90 @@ def pytest_report_header(config):
     import mtlcheck
     dev = config.getoption("--mtl-device")
     cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    line = (f"mtlcheck {mtlcheck.__version__}: profile={config.getoption('--mtl-profile')} "
+    return [f"mtlcheck {mtlcheck.__version__}: profile={config.getoption('--mtl-profile')} "
             f"seed={config.getoption('--mtl-seed')} device={dev} (cuda: {cuda}) "
-            f"python={platform.python_version()} torch={torch.__version__}")
-    mutant = config.getoption("--mtl-mutant")
-    return [line] + ([f"mtlcheck MUTANT applied: {mutant}"] if mutant else [])
+            f"python={platform.python_version()} torch={torch.__version__}"]
+
+
+def _terminal_writer(config):
+    """Lines that reach the terminal while a test runs: pytest's capture is suspended."""
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    capman = config.pluginmanager.get_plugin("capturemanager")
+
+    def write(line: str) -> None:
+        if tr is None or config.getoption("verbose") < 0:
+            return
+        if capman is not None:
+            with capman.global_and_fixture_disabled():
+                tr.write_line(line)
+        else:
+            tr.write_line(line)
+
+    return write
 
 
 @pytest.fixture(scope="session")
 def mtl_ctx(request):
-    """The run context: profile, seed, device, cache, progress lines on the terminal."""
-    from .common import Cache, Context
+    """The run context: profile, seed, device, cache, executor, progress on the terminal."""
+    from ..sim.device import resolve_device
+    from .common import Cache, Context, code_fingerprint
+    from .executor import make_executor, set_threads
+    from .progress import Reporter
 
     config = request.config
-    tr = config.pluginmanager.get_plugin("terminalreporter")
-
-    def progress(msg: str) -> None:
-        if tr is not None and config.getoption("verbose") >= 0:
-            tr.write_line(f"  [mtlcheck] {msg}")
-
-    from ..sim.device import resolve_device
-    from .common import code_fingerprint
-    device = config.getoption("--mtl-device")
+    opts = config.stash[_RUN]["options"]
+    device = resolve_device(opts["device"], "checks")
+    if "threads" in opts:
+        set_threads(opts["threads"])
+    executor = make_executor(opts["executor"], config.getoption("--mtl-address"),
+                             opts.get("threads"), cuda=device.type == "cuda",
+                             where="pytest --mtl-* options")
     cache = Cache(config.getoption("--mtl-cache"),
-                  salt={"code": code_fingerprint(), "device": resolve_device(device, "checks").type})
-    _STATE["cache"] = cache
-    return Context(profile=config.getoption("--mtl-profile"), seed=_seed(config),
-                   device=config.getoption("--mtl-device"), cache=cache, progress=progress)
+                  salt={"code": code_fingerprint(), "device": device.type})
+    ctx = Context(profile=opts["profile"], seed=opts["seed"], device=opts["device"], cache=cache,
+                  progress=Reporter(write=_terminal_writer(config), tty=False), executor=executor)
+    config.stash[_CTX] = ctx
+    return ctx
 
 
 @pytest.fixture
-def record_claim():
-    """Store a ClaimResult's record for the summary table and results.json."""
+def record_claim(request):
+    """Store a ClaimResult's record for the summary table and results.json; returns it."""
     def record(result):
-        _RECORDS[result.id] = result.record()
+        request.config.stash[_RECORDS][result.id] = result.record()
+        return result
     return record
 
 
-def _fmt(x):
-    if x is None:
-        return "inf"
-    if isinstance(x, float):
-        return f"{x:.4g}"
-    return str(x)
-
-
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if not _RECORDS:
+    records = config.stash.get(_RECORDS, {})
+    if not records:
         return
-    from tabulate import tabulate
-    rows = []
-    for cid in sorted(_RECORDS):
-        r = _RECORDS[cid]
-        cb = r["confidence_bound"]
-        rows.append([cid, r["title"], r["statistic"]["name"], _fmt(r["statistic"]["value"]),
-                     f"{'<=' if cb['side'] == 'upper' else '>='} {_fmt(r['bound'])}",
-                     _fmt(cb["value"]), _fmt(r["margin"]), r["verdict"],
-                     r["negative_control"]["verdict"]])
+    from .table import claims_table
     terminalreporter.write_sep("=", "mtlcheck claims")
-    terminalreporter.write_line(tabulate(rows, headers=[
-        "id", "claim", "statistic", "value", "bound", "conf. bound", "margin", "verdict",
-        "negative control"]))
+    terminalreporter.write_line(claims_table([records[c] for c in sorted(records)]))
     path = config.getoption("--mtl-results")
     if path:
-        terminalreporter.write_line(f"results written to {path}")
+        terminalreporter.write_line(f"results merged into {path}")
 
 
 def pytest_sessionfinish(session, exitstatus):
-    path = session.config.getoption("--mtl-results")
-    if not path:
+    config = session.config
+    path = config.getoption("--mtl-results")
+    records = config.stash.get(_RECORDS, {})
+    if not path or not records:
         return
     from .common import versions
-    cache = _STATE.get("cache")
-    out = {"claims": [_RECORDS[c] for c in sorted(_RECORDS)],
-           "cache": {"folder": session.config.getoption("--mtl-cache"),
-                     "hits": cache.hits if cache else 0, "misses": cache.misses if cache else 0},
-           "profile": session.config.getoption("--mtl-profile"),
-           "seed": _seed(session.config), "device": session.config.getoption("--mtl-device"),
-           "mutant": session.config.getoption("--mtl-mutant"),
-           "versions": versions(), "wall_s": time.time() - _STATE.get("t0", time.time()),
-           "pytest_exit_status": int(exitstatus)}
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(out, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    from .results import new_run, now, write_merged
+    opts = config.stash[_RUN]["options"]
+    ctx = config.stash.get(_CTX, None)
+    run = new_run(["pytest", *sys.argv[1:]], opts["profile"], opts["seed"], opts["device"],
+                  executor=opts["executor"])
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    run.update(finished=now(), status="interrupted" if interrupted else "complete",
+               claims=sorted(records), wall_s=time.time() - config.stash[_RUN]["t0"],
+               exit_status=int(exitstatus),
+               cache={"folder": config.getoption("--mtl-cache"),
+                      "hits": ctx.cache.hits if ctx else 0, "misses": ctx.cache.misses if ctx else 0})
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    write_merged(path, records, run, versions())

@@ -4,26 +4,16 @@ complexity curve's slope against d."""
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 
 from ..sim.pretrain import PretrainConfig, pretrain
-from ..theory.bounds import e_out_prediction_fn
+from ..theory.bounds import budget_n
 from ..theory.model import Algorithm, ReferenceModel
 from .common import derive_seed, finite
+from .complexity import crossing_status
 from .stats import bootstrap_bound, ols_slope
-
-_MEMO: dict = {}
-
-
-def budget_n(d: int, r: int, T: int, target: float, n0: int = 64) -> int:
-    """Smallest n = n1 = n2 on a grid of ratio 1.1 with predicted E[E_out] <= target (section 4):
-    the pretraining budget grows with d so that E_out stays at a fixed level."""
-    pred = e_out_prediction_fn()
-    n = n0
-    while pred(d, r, T, n, n) > target:
-        n = int(math.ceil(n * 1.1))
-    return n
 
 
 def budget_T(P: dict, d: int) -> int:
@@ -31,23 +21,25 @@ def budget_T(P: dict, d: int) -> int:
     return max(P["T"], int(round(P.get("T_per_d", 0) * d)))
 
 
-def shared_pretrained(ctx, P: dict, d: int, s: int):
+def shared_pretrained(P: dict, d: int, s: int, base_seed: int, device: str):
     """The pretraining run (d, seed s) shared by C2 and C3: width P['m_pre'], budget held at
     E_target; C2 uses its first P['m'] rows (rows are exchangeable: a width-m network)."""
     T = budget_T(P, d)
     n = budget_n(d, P["r"], T, P["E_target"])
-    return pretrained(ctx, d, P["r"], T, n, n, P["m_pre"], derive_seed(ctx.seed, "pretrain", d, s)), n
+    return pretrained(device, d, P["r"], T, n, n, P["m_pre"],
+                      derive_seed(base_seed, "pretrain", d, s)), n
 
 
-def pretrained(ctx, d: int, r: int, T: int, n1: int, n2: int, m: int, seed: int, **algo):
-    """A pretraining run, memoised within the process (C2, C3 and C5 share runs)."""
-    key = (d, r, T, n1, n2, m, seed, ctx.device, tuple(sorted(algo.items())))
-    if key not in _MEMO:
-        if len(_MEMO) > 64:
-            _MEMO.clear()
-        _MEMO[key] = pretrain(PretrainConfig(ReferenceModel(d, r), Algorithm(T, n1, n2, m, **algo),
-                                             seed=seed, device=ctx.device))
-    return _MEMO[key]
+def pretrained(device: str, d: int, r: int, T: int, n1: int, n2: int, m: int, seed: int,
+               noise: float = 0.0, **algo):
+    """A pretraining run, memoised within the process (C2 and C3 share runs)."""
+    return _pretrained(ReferenceModel(d, r, noise=noise), Algorithm(T, n1, n2, m, **algo), seed,
+                       device)
+
+
+@lru_cache(maxsize=64)
+def _pretrained(model: ReferenceModel, algo: Algorithm, seed: int, device: str):
+    return pretrain(PretrainConfig(model, algo, seed=seed, device=device))
 
 
 def tensor_lists(t: torch.Tensor) -> list:
@@ -68,7 +60,6 @@ def bootstrap_slope(grid, clusters_by_d: dict, eps: float, B: int, gen: torch.Ge
     the slope. A censored crossing (sim/complexity.py) makes the point estimate undefined
     (NaN: the decision fails) and a replicate's slope NaN (counted against passing).
     """
-    from ..sim.complexity import crossing_status
     ds = sorted(clusters_by_d)
     xs = [math.log(d) if log_x else float(d) for d in ds]
     status = {d: crossing_status(grid, _curve_mean([r for c in clusters_by_d[d] for r in c]), eps)

@@ -1,25 +1,40 @@
-"""The `mtlcheck` command line (DESIGN.md "Interfaces"): run, report, audit, sim pretrain, bench.
+"""The `mtlcheck` command line (docs/design.md, "Interfaces"): run, report, audit, sim pretrain,
+bench, and the QA verbs mutants, calibrate, counterexamples.
 
-Every value is validated against the declared parameter table (theory/params.py); a bad value
-prints one line on stderr naming the parameter, the allowed range and the value given, and
-exits with status 2.
+Every value is validated against the declared parameter table (theory/params.py) under the
+name of its flag; a bad value prints one line on stderr naming the parameter, the allowed range
+and the value given, and exits with status 2. Ctrl-C exits with status 130.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from . import __version__
-from .errors import MtlcheckError
-from .theory.params import ParameterError, PARAMS, validate
+from .errors import MtlcheckError, ParameterError
+from .theory.params import PARAMS
 
 EXIT_BAD_INPUT = 2
-EXIT_NOT_BUILT = 3
+EXIT_INTERRUPTED = 130
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help that shows each option's default (unless the help text already says it)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if ("default" not in text and action.default not in (None, False, argparse.SUPPRESS)
+                and action.option_strings):
+            text += f" (default: {action.default})"
+        return text
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors and exit status 2 (no usage dump)."""
+
+    def __init__(self, *a, **kw):
+        kw.setdefault("formatter_class", _Formatter)
+        super().__init__(*a, **kw)
 
     def error(self, message):  # noqa: D401 - argparse API
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
@@ -38,82 +53,104 @@ def _num(text: str):
         return text
 
 
-def _add_common(p, *, device=True, seed=True, json_flag=False):
+def _common(p, *, device=True, seed=True, json_flag=False):
     if device:
-        p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+        p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     if seed:
-        p.add_argument("--seed", type=_num, default=0, help="random seed, an int >= 0 (default 0)")
+        p.add_argument("--seed", type=_num, default=0, help="random seed, an int >= 0")
     if json_flag:
         p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    top = _Parser(prog="mtlcheck", description=(
-        "Theorem-consistency checker for 'Provable Multi-Task Representation Learning by "
-        "Two-Layer ReLU Neural Networks' (Collins et al., ICML 2024): symbolic bounds, "
-        "simulations, and a claim-by-claim verdict."))
-    top.add_argument("--version", action="version", version=f"mtlcheck {__version__}")
-    sub = top.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+def _scale_out(p, what: str):
+    p.add_argument("--executor", default="local",
+                   help=f"where {what} run: local (this process, no Ray import) | ray")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address HOST:PORT or 'auto' (with --executor ray; "
+                        "default: start a local Ray instance)")
+    p.add_argument("--threads", type=_num, default=None,
+                   help="torch intra-op threads (default: the cores that are free now)")
 
-    p = sub.add_parser("run", help="run the theorem-consistency suite and write results.json",
+
+def _add_run(sub):
+    p = sub.add_parser("run", help="decide the claims C1..C6 and merge them into results.json",
                        description=(
-                           "Run `pytest checks/` (claims C1..C6) on the chosen profile, print a "
-                           "claims table and write DIR/results.json. Finished sweep cells are "
-                           "cached in DIR/cache, so a killed run resumes where it stopped."))
-    p.add_argument("--profile", default="quick", help="quick (2 CPU cores, <= 10 min) | full (GPU)")
-    p.add_argument("--out", default="mtlcheck-out", help="output folder (default mtlcheck-out)")
-    p.add_argument("--fresh", action="store_true", help="ignore cached sweep cells")
+                           "Decide the claims (checks/claims/) on the chosen profile, print a "
+                           "claims table and merge the decided claims into DIR/results.json "
+                           "(claims not run keep their earlier record). Finished sweep cells are "
+                           "cached in DIR/cache, so an interrupted or killed run resumes where it "
+                           "stopped. Exit status: 0 all decided claims pass, 1 one fails, 2 bad "
+                           "input, 130 interrupted."))
+    p.add_argument("--profile", default="quick",
+                   help="quick (2 CPU cores, minutes) | full (d up to 4096, a GPU advised)")
+    p.add_argument("--out", default="mtlcheck-out", help="output folder")
+    p.add_argument("--fresh", action="store_true",
+                   help="recompute the selected claims' cells (their cache is cleared)")
     p.add_argument("--only", nargs="+", default=None, metavar="CLAIM",
                    help="run only these claims (C1 .. C6); default: all")
-    _add_common(p)
+    _scale_out(p, "sweep cells")
+    _common(p)
 
+
+def _add_report(sub):
     p = sub.add_parser("report", help="LaTeX tables, figures and report.pdf from results.json",
                        description=(
-                           "Turn a results.json into booktabs tables, PDF figures, a macros file "
-                           "of every scalar result, report.tex and (where pdflatex exists) "
+                           "Turn a results.json into booktabs tables (each compiles when \\input "
+                           "into an article that loads booktabs), PDF figures, a macros file of "
+                           "every scalar result, report.tex and (where pdflatex exists) "
                            "report.pdf."))
     p.add_argument("--results", default="mtlcheck-out/results.json", help="results file")
     p.add_argument("--out", default="mtlcheck-out/report", help="output folder")
-    p.add_argument("--audit", default=None, help="also include this `mtlcheck audit --json` output")
+    p.add_argument("--audit", default=None,
+                   help="also include this `mtlcheck audit --json` (or --bounds) output")
+    p.add_argument("--calibration", default=None,
+                   help="also include this `mtlcheck calibrate --json` output")
     p.add_argument("--no-pdf", action="store_true", help="do not run pdflatex")
 
+
+def _add_audit(sub):
     p = sub.add_parser("audit", help="audit the constants of the derived bounds against simulation",
                        description=(
                            "For every constant of the bounds derived in docs/derivations.md: the "
                            "value the proof gives, the smallest value consistent with "
                            "simulation (with a confidence bound) and the slack ratio; interval "
                            "arithmetic checks of the lemma-level inequalities; violations are "
-                           "reported loudly with the configuration."))
+                           "reported loudly with the configuration. Exit status 1 on a violation."))
     p.add_argument("--profile", default="quick", help="quick | full")
-    _add_common(p, json_flag=True)
+    _common(p, json_flag=True)
 
+
+def _add_sim(sub):
     p = sub.add_parser("sim", help="simulation commands (see `mtlcheck sim pretrain --help`)")
     simsub = p.add_subparsers(dest="sim_verb", metavar="SIMVERB", parser_class=_Parser)
     q = simsub.add_parser("pretrain", help="pretrain one configuration and print its metrics",
                           description=(
                               "Pretrain one configuration of the reference model and print "
                               "E_out, isotropy, principal angles and wall time (seconds for "
-                              "sampling and training, imports excluded)."))
-    for name, default in (("d", None), ("r", None), ("T", None), ("n1", None), ("n2", None),
-                          ("m", None)):
+                              "sampling and training, imports excluded). The memory it needs is "
+                              "estimated and checked before anything is allocated."))
+    for name in ("d", "r", "T", "n1", "n2", "m"):
         q.add_argument(f"--{name}", type=_num, required=True, help=PARAMS[name].doc)
     q.add_argument("--tasks", default="halfspace", help="halfspace | clusters | quadratic")
     q.add_argument("--noise", type=_num, default=0.0, help="label-flip probability in [0, 0.5]")
     q.add_argument("--single-task", action="store_true", help="every task slot is one task")
     q.add_argument("--variant", default="one-step", help="one-step | alternating")
-    q.add_argument("--rounds", type=_num, default=1, help="rounds (alternating)")
-    q.add_argument("--head-steps", type=_num, default=1, help="head steps per round (alternating)")
+    q.add_argument("--rounds", type=_num, default=1, help="rounds (alternating only)")
+    q.add_argument("--head-steps", type=_num, default=1, help="head steps per round (alternating only)")
     q.add_argument("--loss", default="correlation", help="correlation | hinge | logistic")
     q.add_argument("--eta-a", type=_num, default=1.0, help="head step size")
     q.add_argument("--eta-w", type=_num, default=1.0, help="representation step size")
     q.add_argument("--weight-decay", type=_num, default=None,
-                   help="weight decay (default 1/eta_w, the one-step choice)")
+                   help="weight decay (default: 1/eta_w, the one-step choice)")
     q.add_argument("--row-norm", action="store_true", help="normalise rows after each round")
-    q.add_argument("--task-pool", default="fixed", help="fixed | fresh (alternating)")
+    q.add_argument("--task-pool", default="fixed", help="fixed | fresh (alternating only)")
     q.add_argument("--dtype", default="float32", help="float32 | float64")
-    q.add_argument("--chunk", type=_num, default=None, help="tasks per batched chunk")
-    _add_common(q, json_flag=True)
+    q.add_argument("--chunk", type=_num, default=None,
+                   help="tasks per batched chunk (default: sized to the cache and memory)")
+    _common(q, json_flag=True)
 
+
+def _add_bench(sub):
     p = sub.add_parser("bench", help="time the engine against a naive reference implementation",
                        description=(
                            "Time one pretraining step of the batched engine and of a naive "
@@ -125,51 +162,103 @@ def build_parser() -> argparse.ArgumentParser:
                    help="multiply the task counts by this, in (0, 1] (smoke runs use < 1)")
     p.add_argument("--memory", action="store_true",
                    help="also measure peak memory of a d=2048, T=2048, n1=n2=1024, m=512 run")
-    _add_common(p, seed=True, json_flag=True)
+    _common(p, json_flag=True)
+
+
+def _add_qa(sub):
+    p = sub.add_parser("mutants", help="apply each deliberate mutant; the quick checks must kill it",
+                       description=(
+                           "Apply each deliberate mutant of the algorithm and the theory in a "
+                           "fresh pytest process (plugin mtlcheck.qa.mutant_plugin) and run the "
+                           "checks that must catch it; print the mutation score. Exit status 1 "
+                           "when a mutant survives."))
+    p.add_argument("--list", action="store_true", help="list the mutants and exit")
+    p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run only these mutants")
+    p.add_argument("--profile", default="quick", help="quick | full")
+    _common(p, device=False, json_flag=True)
+
+    p = sub.add_parser("calibrate", help="false-pass rates of the decision rules, and their power",
+                       description=(
+                           "Each decision rule, in each regime a profile uses, applied to "
+                           "synthetic data placed exactly at its boundary (its false-pass rate "
+                           "with a Clopper-Pearson bound), and each claim's power: the smallest "
+                           "effect it detects with probability 0.8. Progress on stderr."))
+    p.add_argument("--datasets", type=_num, default=2000, help="synthetic datasets per rule and regime")
+    p.add_argument("--only", nargs="+", default=None, metavar="RULE", help="only these rules")
+    _common(p, device=False, json_flag=True)
+
+    p = sub.add_parser("counterexamples", help="search for configurations violating a derived bound",
+                       description=(
+                           "Hypothesis searches for configurations that violate each derived "
+                           "bound and shrinks any violation to a minimal configuration (plus a "
+                           "deliberately wrong bound, which it must break). Exit status 1 when a "
+                           "derived bound is broken."))
+    p.add_argument("--examples", type=_num, default=None,
+                   help="configurations tried per bound (default: each bound's own)")
+    _common(p, device=False, seed=False, json_flag=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    top = _Parser(prog="mtlcheck", description=(
+        "Theorem-consistency checker for 'Provable Multi-Task Representation Learning by "
+        "Two-Layer ReLU Neural Networks' (Collins et al., ICML 2024): symbolic bounds, "
+        "simulations, and a claim-by-claim verdict."))
+    top.add_argument("--version", action="version", version=f"mtlcheck {__version__}")
+    sub = top.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    for add in (_add_run, _add_report, _add_audit, _add_sim, _add_bench, _add_qa):
+        add(sub)
     return top
 
 
-def _not_built(verb: str, issue: str) -> int:
-    print(f"mtlcheck {verb}: not built yet ({issue}).", file=sys.stderr)
-    return EXIT_NOT_BUILT
+def _dispatch(args, parser) -> int:
+    verb = args.verb
+    if verb == "run":
+        from .runner import main_run
+        return main_run(args)
+    if verb == "report":
+        from .reports.cli import main_report
+        return main_report(args)
+    if verb == "audit":
+        from .qa.audit import main_audit
+        return main_audit(args)
+    if verb == "sim":
+        if args.sim_verb != "pretrain":
+            raise ParameterError("SIMVERB", "sim", "one of {'pretrain'} (see mtlcheck sim --help)",
+                                 args.sim_verb)
+        from .sim.cli import main_pretrain
+        return main_pretrain(args)
+    if verb == "bench":
+        from .benchmarks.bench import main_bench
+        return main_bench(args)
+    if verb == "mutants":
+        from .qa.mutants import main_mutants
+        return main_mutants(args)
+    if verb == "calibrate":
+        from .qa.calibrate import main_calibrate
+        return main_calibrate(args)
+    from .qa.counterexamples import main_counterexamples
+    return main_counterexamples(args)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.verb is None:
-        parser.print_help()
+        print("mtlcheck: error: a verb is required: one of run, report, audit, sim, bench, "
+              "mutants, calibrate, counterexamples (see mtlcheck --help)", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        if args.verb == "run":
-            from .runner import main_run
-            return main_run(args)
-        if args.verb == "report":
-            from .reports.cli import main_report
-            return main_report(args)
-        if args.verb == "audit":
-            from .sim.audit import main_audit
-            return main_audit(args)
-        if args.verb == "sim":
-            if args.sim_verb != "pretrain":
-                parser.parse_args(["sim", "--help"])
-            from .sim.cli import main_pretrain
-            return main_pretrain(args)
-        if args.verb == "bench":
-            from .benchmarks.bench import main_bench
-            return main_bench(args)
+        return _dispatch(args, parser)
     except (ParameterError, MtlcheckError) as e:
         verb = " ".join(x for x in (args.verb, getattr(args, "sim_verb", None)) if x)
+        if isinstance(e, ParameterError) and "_" in e.parameter:
+            # parameters are named as their flags are spelled: --head-steps, --eta-a
+            e = ParameterError(e.parameter.replace("_", "-"), e.where, e.constraint, e.value)
         print(f"mtlcheck {verb}: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except ModuleNotFoundError as e:
-        if e.name and e.name.startswith("mtlcheck."):
-            return _not_built(args.verb, f"module {e.name} is missing")
-        raise
     except KeyboardInterrupt:
         print(f"mtlcheck {args.verb}: interrupted", file=sys.stderr)
-        return 130
-    return EXIT_BAD_INPUT
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

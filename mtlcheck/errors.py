@@ -1,10 +1,7 @@
-"""Errors that the CLI reports in one line with exit status 2 (bad input, not a bug)."""
+"""Errors that the CLI reports in one line with exit status 2 (bad input, not a bug). Both are
+defined in theory/params.py, the bottom layer, so that every layer can raise them."""
 from __future__ import annotations
 
-from .theory.params import ParameterError
+from .theory.params import MtlcheckError, ParameterError
 
 __all__ = ["MtlcheckError", "ParameterError"]
-
-
-class MtlcheckError(Exception):
-    """A user-facing failure that is not a parameter range (e.g. a corrupt cache file)."""

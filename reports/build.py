@@ -43,7 +43,7 @@ def _figure(name, caption):
             f"{{figures/{name}}}\n\\caption{{{caption}}}\n\\end{{figure}}\n")
 
 
-def write(results: dict, audit: dict | None, out: str) -> dict:
+def write(results: dict, audit: dict | None, out: str, calibration: dict | None = None) -> dict:
     """Write tables/, figures/, macros.tex and report.tex under ``out``."""
     os.makedirs(os.path.join(out, "tables"), exist_ok=True)
     by = {c["id"]: c for c in results["claims"]}

@@ -4,22 +4,17 @@ from __future__ import annotations
 import os
 import sys
 
+from ..checks.io import check_writable_folder
 from .build import compile_pdf, write
-from ..theory.params import Described, ParameterError
-from .load import load_audit, load_results
+from .load import load_audit, load_calibration, load_results
 
 
 def main_report(args) -> int:
+    out = check_writable_folder(args.out, "out", "report")
     results = load_results(args.results)
     audit = load_audit(getattr(args, "audit", None))
-    out = os.path.abspath(args.out)
-    try:
-        info = write(results, audit, out)
-    except (KeyError, TypeError, IndexError, ValueError, AttributeError) as e:
-        # a results file that passed the top-level checks but lacks a nested field
-        raise ParameterError("results", "report", "a readable results.json written by "
-                             "`mtlcheck run`", Described(f"{args.results!r} (malformed: missing or "
-                                                         f"invalid field {e!s})")) from None
+    calibration = load_calibration(getattr(args, "calibration", None))
+    info = write(results, audit, out, calibration)
     print(f"mtlcheck report: {len(info['tables'])} tables, {len(info['figures'])} figures, "
           f"macros.tex and report.tex in {out}")
     if args.no_pdf:

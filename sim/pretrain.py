@@ -25,6 +25,7 @@ from ..theory.model import Algorithm, ReferenceModel
 from ..theory.params import validate
 from . import metrics as MET
 from .device import describe, resolve_device, resolve_dtype
+from .memory import check_fits, pretrain_bytes
 from .samplers import FamilySampler, TaskSet, gaussian, generator, haar, sphere
 
 __all__ = ["PretrainConfig", "PretrainResult", "pretrain", "activation", "activation_grad",
@@ -227,6 +228,9 @@ def pretrain(cfg: PretrainConfig, progress=None) -> PretrainResult:
     model, algo = cfg.model, cfg.algo
     d, r = model.d, model.r
     chunk = cfg.chunk or default_chunk(algo, d, device, dtype)
+    check_fits(pretrain_bytes(d, r, algo.T, algo.n1, algo.n2, algo.m, chunk,
+                              default_block(algo, chunk, device, dtype), dtype),
+               device, f"pretraining with d={d}, T={algo.T}, n1={algo.n1}, n2={algo.n2}, m={algo.m}")
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     t0 = time.perf_counter()

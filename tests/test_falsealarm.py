@@ -1,7 +1,7 @@
 """Issue 7: error rates of the decisions. Under a correct implementation the cheap checks do not
 reject (on fixed seeds; `python -m mtlcheck.falsealarm` measures more), and each decision rule,
 applied to synthetic data exactly at its boundary, passes no more often than its alpha allows."""
-from mtlcheck import falsealarm
+from mtlcheck.qa import calibrate as falsealarm
 from mtlcheck.checks.stats import clopper_pearson_lower
 
 

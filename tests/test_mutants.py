@@ -2,7 +2,7 @@
 (issues 4 and 7): mutation score 100%, and each kill comes from a decision, not a crash."""
 import pytest
 
-from mtlcheck import mutants
+from mtlcheck.qa import mutants
 
 
 def test_apply_and_undo_restore_the_originals():

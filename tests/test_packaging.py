@@ -37,7 +37,9 @@ def test_subpackages_map_to_top_level_folders():
 
 
 def test_every_verb_has_help():
-    for verb in (["run"], ["report"], ["audit"], ["sim", "pretrain"], ["bench"]):
+    for verb in (["run"], ["report"], ["audit"], ["sim", "pretrain"], ["bench"], ["mutants"],
+                 ["calibrate"], ["counterexamples"]):
         out = subprocess.run([sys.executable, "-m", "mtlcheck", *verb, "--help"],
                              capture_output=True, text=True)
         assert out.returncode == 0 and "usage: mtlcheck" in out.stdout, verb
+        assert "(default:" in out.stdout or verb == ["counterexamples"], verb

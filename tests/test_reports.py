@@ -14,11 +14,9 @@ MT = [sys.executable, "-m", "mtlcheck"]
 
 
 @pytest.fixture(scope="module")
-def quick_results(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    p = subprocess.run(MT + ["run", "--out", str(out)], capture_output=True, text=True)
-    assert p.returncode == 0, p.stdout[-3000:]
-    return out / "results.json"
+def quick_results(quick_run):
+    import pathlib
+    return pathlib.Path(quick_run) / "results.json"
 
 
 def test_report_from_a_quick_run(quick_results, tmp_path):
@@ -58,8 +56,7 @@ def test_report_from_a_quick_run(quick_results, tmp_path):
 @pytest.mark.parametrize("content, message", [
     (None, "(no such file)"),
     ("{not json", "(not JSON: line 1, column 2)"),
-    ('{"claims": []}', "(no list of claims)"),
-    ('{"claims": [{"id": "C1"}]}', "(claim 0 lacks title"),
+    ('{"claims": []}', "'schema_version' is a required property"),
 ])
 def test_report_bad_results_file(tmp_path, content, message):
     path = tmp_path / "results.json"
@@ -68,8 +65,8 @@ def test_report_bad_results_file(tmp_path, content, message):
     p = subprocess.run(MT + ["report", "--results", str(path), "--out", str(tmp_path / "o")],
                        capture_output=True, text=True)
     assert p.returncode == 2 and "Traceback" not in p.stderr
-    assert "The 'results' parameter of report must be a readable results.json written by " \
-           "`mtlcheck run`." in p.stderr and message in p.stderr
+    assert "The 'results' parameter of report must be a results.json written by " \
+           "`mtlcheck run`" in p.stderr and message in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
 
 
@@ -79,6 +76,7 @@ def test_report_bad_audit_file(quick_results, tmp_path):
     p = subprocess.run(MT + ["report", "--results", str(quick_results), "--audit", str(bad),
                              "--out", str(tmp_path / "o"), "--no-pdf"], capture_output=True, text=True)
     assert p.returncode == 2 and "The 'audit' parameter of report" in p.stderr
+    assert "is not of type 'object'" in p.stderr
     # an unreadable audit path (a directory) gets the same one-line error as a bad results file
     p = subprocess.run(MT + ["report", "--results", str(quick_results), "--audit", str(tmp_path),
                              "--out", str(tmp_path / "o"), "--no-pdf"], capture_output=True, text=True)
@@ -90,3 +88,21 @@ def test_report_bad_audit_file(quick_results, tmp_path):
 def test_macro_names_and_numbers():
     assert TB.macro_name("C2", "n star", "pretrained", "d", "128") == "mtlCTwoNStarPretrainedDOneTwoEight"
     assert TB.num(None) == "inf" and TB.num(float("inf")) == "inf" and TB.num(0.123456) == "0.1235"
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("statistic", "abc", "'abc' is not of type 'number', 'null'"),
+    ("confidence_bound", float("nan"), "not a finite number"),
+    ("confidence_bound", None, "None is not of type 'number'"),
+])
+def test_report_refuses_a_pass_without_finite_numbers(quick_results, tmp_path, field, value, message):
+    data = json.loads(quick_results.read_text())
+    c = data["claims"][0]
+    assert c["verdict"] == "pass"
+    c[field]["value"] = value
+    bad = tmp_path / "results.json"
+    bad.write_text(json.dumps(data))
+    p = subprocess.run(MT + ["report", "--results", str(bad), "--out", str(tmp_path / "o"),
+                             "--no-pdf"], capture_output=True, text=True)
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert message in p.stderr and len(p.stderr.strip().splitlines()) == 1

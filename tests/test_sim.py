@@ -166,7 +166,7 @@ def test_cli_json_and_errors():
         assert key in rec
     assert rec["config"]["seed"] == 3 and rec["config"]["model"]["d"] == 16
     for argv, msg in [(["--d", "2", "--r", "3"], "The 'd' parameter of sim pretrain must be an int >= r=3. Got 2 instead."),
-                      (["--d", "8", "--r", "2", "--tasks", "spiral"], "The 'family' parameter of sim pretrain must be one of"),
+                      (["--d", "8", "--r", "2", "--tasks", "spiral"], "The 'tasks' parameter of sim pretrain must be one of"),
                       (["--d", "8", "--r", "2", "--seed", "1.5"], "The 'seed' parameter of sim pretrain must be an int in [0, 2**63). Got 1.5 instead."),
                       (["--d", "8", "--r", "2", "--dtype", "float16"], "The 'dtype' parameter of sim pretrain must be one of {'float32', 'float64'}. Got 'float16' instead.")]:
         base = ["--T", "2", "--n1", "4", "--n2", "4", "--m", "4"]

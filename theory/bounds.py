@@ -8,41 +8,26 @@ and the samples).
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
+import numpy as np
 import sympy as sp
+from scipy.optimize import brentq
 
 from . import derive as D
 from . import symbols as S
-
-__all__ = ["CONSTANTS", "energy_terms", "e_out_prediction", "e_out_prediction_fn"]
-
+from .params import ParameterError, validate
+from .population import arccos_kernel
 
 @lru_cache(maxsize=None)
-def _derived_constants() -> dict[str, sp.Expr]:
+def derived_constants() -> dict[str, sp.Expr]:
     """Constants read off section 2: k = 1/sqrt(2 pi) (twice), the relu second moment 1/2."""
     k = D.coefficients()
     _, m2 = D.relu_moments()
     half = sp.simplify(m2.subs(D.wnorm, 1))          # E[relu(w.x)^2] = 1/2 for |w| = 1
     return {"k_relu": k["k_relu"], "k_ind": k["k_ind"], "relu_sq": half,
             "ind_sq": D.indicator_second_moment()}          # section 4.3, derived
-
-
-#: Named constants of the derived results (value, where it comes from). The audit walks this.
-CONSTANTS: dict[str, tuple[sp.Expr, str]] = {}
-
-
-def _register():
-    c = _derived_constants()
-    CONSTANTS.update({
-        "k_relu": (c["k_relu"], "E[y relu(w.x)] = k_relu (w.u) (section 2.2)"),
-        "k_ind": (c["k_ind"], "E[y 1{w.x>0} x] = k_ind u (section 2.3)"),
-        "relu_sq": (c["relu_sq"], "E[relu(w.x)^2] = 1/2 for |w| = 1 (section 2.7)"),
-        "ind_sq": (c["ind_sq"], "E[1{w.x>0} (e.x)^2] = 1/2 for a unit e (section 4.3)"),
-    })
-
-
-_register()
 
 
 @lru_cache(maxsize=None)
@@ -56,7 +41,7 @@ def energy_terms() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
             + A (r ind_sq - (1-2p)^2 k_ind^2) / (n2 T)
     S_out = E|P w1_i|^2 / (eta_a eta_W)^2 = A (d - r) ind_sq / (n2 T)
     """
-    c = _derived_constants()
+    c = derived_constants()
     d, r, T, n1, n2, p = S.d, S.r, S.T, S.n1, S.n2, S.p
     f2 = (1 - 2 * p) ** 2
     mu2 = f2 * c["k_relu"] ** 2 / d                    # E_w E_v[mu^2], E|M^T w|^2 = r/d, E vv^T = I/r
@@ -86,6 +71,16 @@ def e_out_prediction_fn():
         return float(f(d, r, T, n1, n2, p))
 
     return pred
+
+
+def budget_n(d: int, r: int, T: int, target: float, n0: int = 64) -> int:
+    """Smallest n = n1 = n2 on a grid of ratio 1.1 (from n0) whose predicted E[E_out] (section 4)
+    is <= target: the pretraining budget that holds E_out at a fixed level as d grows."""
+    pred = e_out_prediction_fn()
+    n = n0
+    while pred(d, r, T, n, n) > target:
+        n = int(math.ceil(n * 1.1))
+    return n
 
 
 # --- section 6: the downstream probe (derived here) ------------------------------------------
@@ -124,14 +119,12 @@ def _c(name):
 
 
 def normalise_rows(W):
-    import numpy as np
     W = np.asarray(W, dtype=float)
     return W / np.linalg.norm(W, axis=1, keepdims=True)
 
 
 def lm_radius2(W, t: float) -> float:
     """B_t^2 with P(|W x|^2 >= B_t^2) <= e^-t for x ~ N(0, I) (Laurent and Massart 2000)."""
-    import numpy as np
     S_ = W @ W.T
     ev = np.clip(np.linalg.eigvalsh(S_), 0, None)
     return float(ev.sum() + _c("lm_a") * np.sqrt((ev ** 2).sum() * t) + _c("lm_b") * ev.max() * t)
@@ -141,9 +134,7 @@ def probe_population_risk(W, M, lam: float) -> float:
     """min_beta E_v[R(beta) + lam |beta|^2] for the halfspace downstream family and features
     relu(w_i . x / |w_i|), from the closed forms: G = arc-cosine Gram, E_v h h^T = W M M^T W^T
     /(2 pi r) (sections 2.2, 2.5, 2.7): 1 - tr((G + lam I)^-1 E_v h h^T)."""
-    import numpy as np
 
-    from .population import arccos_kernel
     Wn = normalise_rows(W)
     G = arccos_kernel(Wn)
     r = M.shape[1]
@@ -156,7 +147,6 @@ def probe_bound(W, M, n: int, lam: float, t: float) -> float:
     """The section-6 bound on E R(clip f_n) for the ridge probe with penalty lam, using the exact
     population risk of the features of W itself (tighter than the E_out form, still d-free: it
     depends on W only through its m x m Gram and W M)."""
-    import math
     Wn = normalise_rows(W)
     B2 = lm_radius2(Wn, t)
     return (1 + B2 / (n * lam)) ** _c("loo") * probe_population_risk(Wn, M, lam) \
@@ -166,8 +156,6 @@ def probe_bound(W, M, n: int, lam: float, t: float) -> float:
 def probe_sample_bound(pairs, eps: float, lam: float) -> float:
     """Smallest n with mean_s probe_bound(W_s, M_s, n, lam, t) <= eps for some t (inf if none):
     the derived d-free bound on n*(eps) for the pooled curve of several pretrained (W_s, M_s)."""
-    import math
-    import numpy as np
     Ws = [normalise_rows(W) for W, _ in pairs]
     R = [probe_population_risk(W, M, lam) for W, (_, M) in zip(Ws, pairs)]
     best = math.inf
@@ -204,9 +192,7 @@ def width_bound_curve(W, M, widths, mus=None):
         min_mu (sqrt(E_v R_in(beta_mu)) + sqrt(E_v |beta_mu|^2) sqrt(sum_{i<=m} |P w_i|^2))^2
     for the first m unit rows; an upper bound on the population risk of the first m features
     (section 6.2, with Minkowski's inequality for the average over v)."""
-    import numpy as np
 
-    from .population import arccos_kernel
     Wn = normalise_rows(W)
     C = Wn @ M @ M.T                       # in-span parts (not renormalised)
     Pout = Wn - C
@@ -232,7 +218,7 @@ def width_bound_curve(W, M, widths, mus=None):
 def in_span_noise_constant(r, p=0.0) -> float:
     """c_r = r ind_sq - (1-2p)^2 k_ind^2: the variance of the in-span part of y 1{w.x>0} x
     (section 4.3)."""
-    c = _derived_constants()
+    c = derived_constants()
     val = sp.sympify(r * c["ind_sq"] - (1 - 2 * sp.sympify(p)) ** 2 * c["k_ind"] ** 2)
     return float(val) if val.is_number else val
 
@@ -241,9 +227,8 @@ def one_step_population_error(d, r, T, n1, n2, p=0.0) -> float:
     """Predicted RMS relative deviation of the one-step W1 from the population update
     (sections 4.4 and 5): sqrt((S_in + S_out - coh) / coh), coh = f^4 k^4 / (r d) the energy of
     the population update per row; the rest of S_in + S_out is finite-T and finite-n noise."""
-    import math
     A, S_in, S_out = energy_terms()
-    c = _derived_constants()
+    c = derived_constants()
     vals = {S.d: d, S.r: r, S.T: T, S.n1: n1, S.n2: n2, S.p: p}
     coh = float(((1 - 2 * S.p) ** 4 * c["k_relu"] ** 2 * c["k_ind"] ** 2 / (S.r * S.d)).subs(vals))
     total = float((S_in + S_out).subs(vals))
@@ -261,7 +246,7 @@ def single_task_isotropy_expr() -> sp.Expr:
     with probability >= 1 - delta (Markov on the in-span noise, Weyl on the singular values);
     in population (n2 -> oo) the isotropy is 0 for r >= 2: one task gives rank one.
     """
-    c = _derived_constants()
+    c = derived_constants()
     f2 = (1 - 2 * S.p) ** 2
     c_r = S.r * c["ind_sq"] - f2 * c["k_ind"] ** 2
     q = sp.sqrt(c_r / (f2 * c["k_ind"] ** 2 * S.n2 * S.delta))
@@ -271,15 +256,13 @@ def single_task_isotropy_expr() -> sp.Expr:
 def single_task_isotropy_bound(r: int, n2: int, delta: float, p: float = 0.0) -> float:
     """Numeric value of :func:`single_task_isotropy_expr` (inf when q >= 1). Needs r >= 2:
     for r = 1 the isotropy is 1 by definition and the bound (sigma_r <= sigma_2) does not apply."""
-    import math
 
-    from .params import ParameterError, validate
     if r < 2:
         raise ParameterError("r", "single_task_isotropy_bound", "an int >= 2", r)
     validate("single_task_isotropy_bound", n2=n2, delta=delta, noise=p)
     if p >= 0.5:
         return math.inf
-    c = _derived_constants()
+    c = derived_constants()
     f2 = (1 - 2 * p) ** 2
     q = math.sqrt(in_span_noise_constant(r, p) / (f2 * float(c["k_ind"]) ** 2 * n2 * delta))
     return math.inf if q >= 1 else q / (1 - q)
@@ -290,7 +273,6 @@ def single_task_isotropy_bound(r: int, n2: int, delta: float, p: float = 0.0) ->
 def chernoff_eps(mu: float, r: int, delta: float, side: str) -> float:
     """epsilon with r * [e^{-+eps} / (1 -+ eps)^{1 -+ eps}]^mu = delta (Tropp 2012, matrix Chernoff
     for a sum of independent PSD matrices with norm <= 1 and E-eigenvalues mu); inf if none."""
-    import math
 
     def log_tail(eps):
         if side == "lower":
@@ -313,7 +295,6 @@ def chernoff_eps(mu: float, r: int, delta: float, side: str) -> float:
 def bernstein_dev(m: int, var: float, delta: float) -> float:
     """s with exp(-s^2 / (2 (m var + s/3))) = delta: one-sided Bernstein deviation for a sum of m
     independent variables in [0, 1] with variance var."""
-    import math
     L = math.log(1 / delta)
     # s^2 - (2L/3) s - 2 L m var = 0
     return (2 * L / 3 + math.sqrt((2 * L / 3) ** 2 + 8 * L * m * var)) / 2
@@ -337,8 +318,7 @@ def e_out_hp_bound(d: int, r: int, T: int, n1: int, n2: int, m: int, delta: floa
 
     f = 1 - 2p, c_r = r ind_sq - f^2 k_ind^2, delta_k = delta / 8. Returns the bound (and the
     pieces when ``parts``)."""
-    import math
-    c = {k: float(v) for k, v in _derived_constants().items()}
+    c = {k: float(v) for k, v in derived_constants().items()}
     dk = delta / len(HP_EVENTS)
     f = 1 - 2 * p
     c_r = in_span_noise_constant(r, p)
@@ -368,7 +348,6 @@ def rf_risk_lower_bound(W, M) -> float:
     """Section 8.1: for features relu(w_i . x) and halfspace targets y = sign(Mv . x), v uniform,
     the best probe's risk satisfies E_v R* >= 1 - (2/pi) ||P_W M||_F^2 / r, P_W the projection on
     span of the rows of W (the odd part of any probe is linear in x, within span W)."""
-    import numpy as np
     Q, _ = np.linalg.qr(np.asarray(W, dtype=float).T)          # orthonormal basis of span(W)
     PM = Q @ (Q.T @ M)
     return float(1 - (2 / np.pi) * np.sum(PM ** 2) / M.shape[1])
@@ -376,7 +355,6 @@ def rf_risk_lower_bound(W, M) -> float:
 
 def rf_width_lower_bound(d: int, eps: float) -> float:
     """Section 8.1, in expectation over the random features: m*_RF(eps) >= (pi/2)(1 - eps) d."""
-    import math
     return math.pi / 2 * (1 - eps) * d
 
 

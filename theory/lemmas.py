@@ -215,7 +215,7 @@ def structural_facts() -> list[dict]:
 def _q_decreasing() -> bool | None:
     """q = sqrt(c_r/(k^2 n2 delta)) decreases in n2 and q/(1-q) increases in q (lemma), so the
     bound decreases in n2 where q < 1: decide dq/dn2 < 0 symbolically."""
-    q = sp.sqrt(B.in_span_noise_constant(S.r) / (B._derived_constants()["k_ind"] ** 2
+    q = sp.sqrt(B.in_span_noise_constant(S.r) / (B.derived_constants()["k_ind"] ** 2
                                                  * S.n2 * S.delta))
     d = sp.diff(q, S.n2)
     # c_r > 0 (lemma in-span-noise-constant-positive, p = 0 case); substitute r = 1 + x, x >= 0

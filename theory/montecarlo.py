@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["mean_se", "ey_relu", "ey_indicator_x", "halfspace_kernel", "sphere_moment",
-           "arccos_kernel0", "arccos_kernel1", "relu_moments", "pc_objective", "one_step_update"]
+           "arccos_kernel0", "arccos_kernel1", "relu_moments", "pc_objective", "one_step_update",
+           "indicator_second_moment", "indicator_in_span"]
 
 
 def mean_se(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -105,3 +106,18 @@ def one_step_update(W0, M, eta_a=1.0, eta_w=1.0, p=0.0, N=1_000_000, seed=0):
     coef = a * yp[:, None] * (xp @ W0.T > 0)                          # (N, m)
     samples = eta_w * coef[:, :, None] * xp[:, None, :]                # (N, m, d)
     return mean_se(samples)
+
+
+def indicator_second_moment(w, e, N=2_000_000, seed=0):
+    """E[1{w.x > 0} (e.x)^2] for a unit vector e (section 4.3: 1/2 whatever the angle)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, len(w)))
+    return mean_se((x @ w > 0) * (x @ e) ** 2)
+
+
+def indicator_in_span(w, M, N=2_000_000, seed=0):
+    """E[1{w.x > 0} |M^T x|^2] / r (section 4.3: 1/2)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, len(w)))
+    z = x @ M
+    return mean_se((x @ w > 0) * (z * z).sum(axis=1) / M.shape[1])

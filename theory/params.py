@@ -15,10 +15,15 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-__all__ = ["ParameterError", "Param", "PARAMS", "validate", "check_param", "check_matrix",
+__all__ = ["MtlcheckError", "ParameterError", "Param", "PARAMS", "validate", "check_matrix",
            "check_orthonormal", "Described"]
 
 MESSAGE = "The {name!r} parameter of {where} must be {constraint}. Got {value} instead."
+
+
+class MtlcheckError(Exception):
+    """A user-facing failure that is not a parameter range (e.g. a configuration that does not
+    fit in memory): the CLI prints it in one line and exits with status 2."""
 
 
 class ParameterError(ValueError):
@@ -30,7 +35,7 @@ class ParameterError(ValueError):
         self.constraint = constraint
         self.value = value
         super().__init__(MESSAGE.format(name=name, where=where, constraint=constraint,
-                                        value=_show(value)))
+                                        value=repr(value)))
 
 
 class Described(str):
@@ -38,10 +43,6 @@ class Described(str):
 
     def __repr__(self) -> str:
         return str(self)
-
-
-def _show(value: Any) -> str:
-    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -177,15 +178,16 @@ PARAMS: dict[str, Param] = dict([
     _p("dtype", "choice", choices=("float32", "float64"), doc="floating-point precision"),
     _p("profile", "choice", choices=("quick", "full"), doc="checks profile"),
     _p("probe", "choice", choices=("ridge", "logistic"), doc="downstream linear head"),
+    _p("tasks", "choice", choices=("halfspace", "clusters", "quadratic"),
+       doc="task family of pretraining (the CLI's --tasks)"),
+    _p("repeats", "int", 1, None, doc="timed repetitions (bench)"),
+    _p("scale", "float", 0.0, 1.0, open_low=True, doc="fraction of the benchmark's task counts"),
+    _p("executor", "choice", choices=("local", "ray"), doc="where sweep cells run"),
+    _p("threads", "int", 1, 4096, doc="torch intra-op threads"),
     _p("single_task", "bool", doc="train every task slot on one task"),
     _p("row_norm", "bool", doc="normalise rows of W after each representation step"),
     _p("biases", "bool", doc="random biases in the downstream features"),
 ])
-
-
-def check_param(name: str, value: Any, where: str, context: Mapping[str, Any] | None = None):
-    """Validate one value against the declared table (see :data:`PARAMS`)."""
-    return PARAMS[name].check(value, where, context)
 
 
 def validate(where: str, **values: Any) -> dict[str, Any]:

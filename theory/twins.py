@@ -7,6 +7,7 @@ neural-tangents style (DESIGN.md): the tests walk :data:`TWINS` and compare
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 import mpmath as mp
@@ -64,18 +65,29 @@ def _angle_vectors(a, d=5):
     return w, u
 
 
-_ROW_QUAD: dict = {}
+#: the rows of W in the matrix twins (exact mpmath entries)
+_WROWS = ((1, 2, 0, mp.mpf(1) / 3, -1), (mp.mpf(1) / 2, -1, 2, 1, 1))
 
 
-def _row_quad(Wm, Mm, p):
-    """Q.one_step_row at eta = (1, 1), shared by the update and the gradient twins."""
-    key = (Mm.cols, p)
-    if key not in _ROW_QUAD or _ROW_QUAD[key][0] != mp.mp.dps:
-        _ROW_QUAD[key] = (mp.mp.dps, Q.one_step_row(Wm[0, :].T, Mm, 1, 1, p))
-    return _ROW_QUAD[key][1]
+def _mp_model(r: int):
+    """W (2 x 5, rows _WROWS) and M = the first r coordinate axes, as mpmath matrices."""
+    Wm = mp.matrix([list(row) for row in _WROWS])
+    Mm = mp.matrix(5, r)
+    for j in range(r):
+        Mm[j, j] = 1
+    return Wm, Mm
 
 
-def _build() -> list[Twin]:
+@lru_cache(maxsize=None)
+def _row_quad(r: int, p: float, dps: int):
+    """Q.one_step_row at eta = (1, 1) and working precision dps, shared by the update and the
+    gradient twins (the quadrature is the slow part; computed once per (r, p, dps))."""
+    Wm, Mm = _mp_model(r)
+    return Q.one_step_row(Wm[0, :].T, Mm, 1, 1, p)
+
+
+def _angle_twins() -> list[Twin]:
+    """Closed forms of one angle alpha: E[y relu], E[y 1{} x], K, the arc-cosine kernels."""
     twins: list[Twin] = []
     for a, p in ((0.3, 0.0), (1.1, 0.1), (2.5, 0.0)):
         am = mp.mpf(a)
@@ -114,6 +126,12 @@ def _build() -> list[Twin]:
             lambda am=am: [Q.arccos_kernel0(am)],
             lambda w=w, w2=w2: P.arccos_kernel(w[None], w2[None], 0).ravel(),
             lambda s, w=w, w2=w2: MC.arccos_kernel0(w, w2, seed=s)))
+    return twins
+
+
+def _moment_twins() -> list[Twin]:
+    """The sphere's second moment and the ReLU moments."""
+    twins: list[Twin] = []
     for r in (2, 3, 7):
         twins.append(Twin(
             "E[v_1^2] on the sphere", f"r={r}",
@@ -128,17 +146,17 @@ def _build() -> list[Twin]:
         lambda: Q.relu_moments(mp.mpf("1.5")),
         lambda: np.array([P.relu_mean(1.5), P.relu_second_moment(1.5)]),
         lambda s, w=w: MC.relu_moments(w, seed=s)))
+    return twins
 
-    # L_PC and the one-step update: rows with exact mpmath entries, M = coordinate axes in the
-    # mp twins, a Haar rotation of the same geometry in the float twins (the closed forms depend
-    # on W and M only through W M and ||W||, which the rotation preserves).
-    Wrows = [[1, 2, 0, mp.mpf(1) / 3, -1], [mp.mpf(1) / 2, -1, 2, 1, 1]]
+
+def _matrix_twins() -> list[Twin]:
+    """L_PC and the one-step update: rows with exact mpmath entries, M = coordinate axes in the
+    mp twins, a Haar rotation of the same geometry in the float twins (the closed forms depend
+    on W and M only through W M and ||W||, which the rotation preserves)."""
+    twins: list[Twin] = []
     for r, p, eta in ((2, 0.0, (1.0, 1.0)), (3, 0.1, (2.0, 3.0))):
-        Wm = mp.matrix(Wrows)
-        Mm = mp.matrix(5, r)
-        for j in range(r):
-            Mm[j, j] = 1
-        Wf = np.array([[float(x) for x in row] for row in Wrows])
+        Wm, Mm = _mp_model(r)
+        Wf = np.array([[float(x) for x in row] for row in _WROWS])
         Mf = np.eye(5)[:, :r]
         rot = np.linalg.qr(np.random.default_rng(r).standard_normal((5, 5)))[0]
         Wr, Mr = Wf @ rot.T, rot @ Mf   # same W M, same row norms
@@ -154,8 +172,8 @@ def _build() -> list[Twin]:
             lambda Wm=Wm, Mm=Mm, p=p, ea=ea, ew=ew:
                 _mp_list(P.one_step_update_mp(Wm, Mm, ea, ew, p)[0, :]),
             # eta_a and eta_W scale the integral linearly
-            lambda Wm=Wm, Mm=Mm, p=p, ea=ea, ew=ew:
-                _mp_list(mp.mpf(ea) * mp.mpf(ew) * _row_quad(Wm, Mm, p)),
+            lambda r=r, p=p, ea=ea, ew=ew:
+                _mp_list(mp.mpf(ea) * mp.mpf(ew) * _row_quad(r, p, mp.mp.dps)),
             lambda Wr=Wr, Mr=Mr, p=p, ea=ea, ew=ew, rot=rot:
                 (P.one_step_update(Wr, Mr, ea, ew, noise=p) @ rot)[0],
             lambda s, Wr=Wr, Mr=Mr, p=p, ea=ea, ew=ew, rot=rot:
@@ -167,7 +185,7 @@ def _build() -> list[Twin]:
             # i.e. the one-step integral with eta_a = eta_W = 1, times -2
             lambda Wm=Wm, Mm=Mm, p=p: _mp_list(
                 (P.pc_gradient_mp(Wm, Mm, p))[0, :]),
-            lambda Wm=Wm, Mm=Mm, p=p: _mp_list(-2 * _row_quad(Wm, Mm, p)),
+            lambda r=r, p=p: _mp_list(-2 * _row_quad(r, p, mp.mp.dps)),
             lambda Wr=Wr, Mr=Mr, p=p, rot=rot: (P.pc_gradient(Wr, Mr, noise=p) @ rot)[0],
             lambda s, Wr=Wr, Mr=Mr, p=p, rot=rot: _scaled(
                 MC.one_step_update(Wr, Mr, 1.0, 1.0, p, seed=s), rot, -2.0),
@@ -175,4 +193,4 @@ def _build() -> list[Twin]:
     return twins
 
 
-TWINS: list[Twin] = _build()
+TWINS: list[Twin] = _angle_twins() + _moment_twins() + _matrix_twins()

@@ -1,7 +1,7 @@
 """Counterexample search: Hypothesis strategies over (d, r, T, n1, n2, m, seed) that try to
 violate each derived bound and shrink a violation to a minimal configuration.
 
-    python -m mtlcheck.counterexamples [--examples N] [--json]
+    mtlcheck counterexamples [--examples N] [--json]
 
 Deterministic (derandomised Hypothesis, no example database): the same call explores the same
 configurations. A probabilistic bound (failure probability delta) counts as violated at a
@@ -10,14 +10,23 @@ probability <= 10 delta^2 = 1e-3 (delta = 0.01) under a correct bound.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import math
-import sys
 from dataclasses import dataclass
 from typing import Callable
 
-__all__ = ["BOUNDS", "search", "main"]
+import torch
+from hypothesis import HealthCheck, find, settings
+from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
+
+from ..sim.pretrain import PretrainConfig, pretrain
+from ..sim.samplers import generator, haar, sphere
+from ..theory.bounds import (e_out_hp_bound, rf_risk_lower_bound, single_task_isotropy_bound,
+                             width_risk_curve)
+from ..theory.model import Algorithm, ReferenceModel
+from ..theory.params import validate
+
+__all__ = ["BOUNDS", "WRONG", "search", "main_counterexamples"]
 
 DELTA = 0.01
 RUNS = 5
@@ -32,7 +41,6 @@ REGIONS = {
 
 
 def _configs(region: str):
-    from hypothesis import strategies as st
     R = REGIONS[region]
 
     @st.composite
@@ -46,8 +54,6 @@ def _configs(region: str):
 
 
 def _runs(c, metric):
-    from .sim.pretrain import PretrainConfig, pretrain
-    from .theory.model import Algorithm, ReferenceModel
     return [pretrain(PretrainConfig(ReferenceModel(c["d"], c["r"]),
                                     Algorithm(c["T"], c["n1"], c["n2"], c["m"]),
                                     seed=c["seed"] * RUNS + k)).metrics()[metric]
@@ -55,23 +61,17 @@ def _runs(c, metric):
 
 
 def _isotropy_violated(c, scale=1.0):
-    from .theory.bounds import single_task_isotropy_bound
     b = scale * single_task_isotropy_bound(c["r"], c["n2"], DELTA)
     return sum(v > b for v in _runs(c, "isotropy")) >= 2
 
 
 def _e_out_violated(c):
-    from .theory.bounds import e_out_hp_bound
     b = e_out_hp_bound(c["d"], c["r"], c["T"], c["n1"], c["n2"], c["m"], DELTA)
     return b < 1 and sum(v > b for v in _runs(c, "E_out")) >= 2
 
 
 def _rf_violated(c):
     """Section 8.1 is deterministic given W: the exact best-probe risk must not be below it."""
-    import torch
-
-    from .sim.samplers import generator, haar, sphere
-    from .theory.bounds import rf_risk_lower_bound, width_risk_curve
     g = generator(c["seed"])
     M = haar(c["d"], c["r"], g, torch.float64).numpy()
     W = sphere(c["m"], c["d"], g, torch.float64).numpy()
@@ -100,8 +100,6 @@ WRONG = Bound("isotropy bound / 100 (deliberately wrong)", "7", "single",
 
 def search(bound: Bound, examples: int | None = None) -> dict:
     """Search for a configuration violating ``bound``; the minimal one found, or None."""
-    from hypothesis import HealthCheck, find, settings
-    from hypothesis.errors import NoSuchExample
     examples = examples or bound.examples
     s = settings(max_examples=examples, derandomize=True, database=None, deadline=None,
                  suppress_health_check=list(HealthCheck))
@@ -112,30 +110,26 @@ def search(bound: Bound, examples: int | None = None) -> dict:
                 "examples": examples}
     return {"bound": bound.name, "section": bound.section, "counterexample": found,
             "examples": examples,
-            "reproduce": f"python -m mtlcheck sim pretrain --d {found['d']} --r {found['r']} "
+            "reproduce": f"mtlcheck sim pretrain --d {found['d']} --r {found['r']} "
                          f"--T {found['T']} --n1 {found['n1']} --n2 {found['n2']} --m {found['m']} "
                          f"--seed {found['seed'] * RUNS} --json (and seeds +1..+{RUNS - 1})"}
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m mtlcheck.counterexamples",
-                                description="Search for configurations that violate the derived bounds.")
-    p.add_argument("--examples", type=int, default=None,
-                   help="configurations tried per bound (default: each bound's own)")
-    p.add_argument("--json", action="store_true")
-    args = p.parse_args(argv)
-    out = [search(b, args.examples) for b in BOUNDS] + [search(WRONG, args.examples)]
+def main_counterexamples(args) -> int:
+    """`mtlcheck counterexamples`: exit status 1 when a derived bound is broken, or when the
+    deliberately wrong bound is not (the search would then be blind)."""
+    examples = None
+    if args.examples is not None:
+        examples = validate("counterexamples", repeats=args.examples)["repeats"]
+    out = [search(b, examples) for b in BOUNDS]
+    wrong = search(WRONG, examples)
     if args.json:
-        print(json.dumps(out))
+        print(json.dumps({"bounds": out, "negative_control": wrong}))
     else:
-        for r in out:
+        for r in out + [wrong]:
             ce = r["counterexample"]
             print(f"{r['bound']} (section {r['section']}): "
-                  + ("no counterexample" if ce is None else f"COUNTEREXAMPLE {ce}"))
-    found_real = any(r["counterexample"] for r in out[:-1])
-    control_ok = out[-1]["counterexample"] is not None
-    return 1 if found_real or not control_ok else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+                  + ("no counterexample" if ce is None else f"COUNTEREXAMPLE {ce}; reproduce: "
+                     f"{r['reproduce']}"))
+    broken = any(r["counterexample"] is not None for r in out)
+    return 1 if broken or wrong["counterexample"] is None else 0

@@ -11,46 +11,54 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 
-from mtlcheck.checks.common import (ClaimResult, Timer, derive_seed, finite, negative_control,
-                                    subcheck)
-from mtlcheck.checks.profiles import ALPHA, profile
-from mtlcheck.checks.stats import bootstrap_bound
-from mtlcheck.checks.sweeps import bootstrap_slope, crossing_cis, shared_pretrained, slope_bounds
-from mtlcheck.sim.complexity import crossing_status
-from mtlcheck.sim.samplers import generator, sphere
-from mtlcheck.theory.bounds import width_bound_curve, width_risk_curve
+from ...sim.samplers import generator, sphere
+from ...theory.bounds import width_bound_curve, width_risk_curve
+from ..common import ClaimResult, Timer, derive_seed, finite, negative_control, subcheck
+from ..complexity import crossing_status
+from ..executor import Cell
+from ..profiles import ALPHA, profile
+from ..stats import bootstrap_bound
+from ..sweeps import bootstrap_slope, crossing_cis, shared_pretrained, slope_bounds
 
-pytestmark = pytest.mark.claim_c3
+__all__ = ["decide", "pretrain_configs", "run_cell"]
 
 
-def _cell(ctx, P, d, s):
-    key = {"claim": "C3", "d": d, "s": s, "seed": ctx.seed, "device": ctx.device,
-           **{k: v for k, v in P.items() if k not in ("d_grid", "B")}}
+def run_cell(P: dict, d: int, s: int, base_seed: int, device: str) -> dict:
+    """One pretraining seed at dimension d: the exact population risk of the best probe on the
+    first m learned rows and on m random features, and the derived width-bound curve."""
+    res, n_pre = shared_pretrained(P, d, s, base_seed, device)
+    W = res.W.double().cpu().numpy()
+    M = res.M.double().cpu().numpy()
+    rf = sphere(max(P["rf_widths"]), d, generator(derive_seed(base_seed, "C3-rf", d, s)),
+                torch.float64).numpy()
+    return {"E_out": res.metrics()["E_out"], "n_pre": n_pre,
+            "pretrained": width_risk_curve(W, M, P["widths"]),
+            "bound": width_bound_curve(W, M, P["widths"]),
+            "random-features": width_risk_curve(rf, M, P["rf_widths"])}
 
-    def compute():
-        res, n_pre = shared_pretrained(ctx, P, d, s)
-        W = res.W.double().cpu().numpy()
-        M = res.M.double().cpu().numpy()
-        rf = sphere(max(P["rf_widths"]), d, generator(derive_seed(ctx.seed, "C3-rf", d, s)),
-                    torch.float64).numpy()
-        return {"E_out": res.metrics()["E_out"], "n_pre": n_pre,
-                "pretrained": width_risk_curve(W, M, P["widths"]),
-                "bound": width_bound_curve(W, M, P["widths"]),
-                "random-features": width_risk_curve(rf, M, P["rf_widths"])}
 
-    return ctx.cache.cell("C3", key, compute)
+def _cells(ctx, P):
+    shared = {k: v for k, v in P.items() if k not in ("d_grid", "B")}
+    return [Cell("C3", {"claim": "C3", "d": d, "s": s, "seed": ctx.seed, "device": ctx.device,
+                        **shared}, run_cell, (shared, d, s, ctx.seed, ctx.device))
+            for d in P["d_grid"] for s in range(P["seeds"])]
+
+
+def pretrain_configs(P: dict) -> list[dict]:
+    """The largest pretraining run (shared with C2; for the memory check before a run)."""
+    from .c2_sample_complexity import pretrain_configs as shared
+    return shared(P)
 
 
 def decide(ctx) -> ClaimResult:
     P = profile(ctx.profile, "C3")
     gen = torch.Generator().manual_seed(derive_seed(ctx.seed, "C3", "bootstrap"))
     with Timer() as tm:
-        cells = {}
+        values = iter(ctx.run("C3", _cells(ctx, P)))
+        cells = {d: [next(values) for _ in range(P["seeds"])] for d in P["d_grid"]}
         for d in P["d_grid"]:
-            cells[d] = [_cell(ctx, P, d, s) for s in range(P["seeds"])]
             ctx.progress(f"C3 d={d}: population risk at m={P['widths'][4]}: "
                          f"{sum(c['pretrained'][4] for c in cells[d]) / len(cells[d]):.4f}")
         # one cluster per pretraining seed, holding its single (exact) risk curve
@@ -102,19 +110,3 @@ def decide(ctx) -> ClaimResult:
         negative_control=nc, subchecks=subs,
         seeds=[derive_seed(ctx.seed, "pretrain", d, s) for d in cells for s in range(P["seeds"])],
         device=ctx.device, wall_s=tm.s, details=details)
-
-
-@pytest.fixture(scope="module")
-def result(mtl_ctx):
-    return decide(mtl_ctx)
-
-
-def test_c3_claim(result, record_claim, mtl_ctx):
-    record_claim(result)
-    assert result.verdict == "pass", result.failure_message(mtl_ctx)
-
-
-def test_c3_negative_control_rejected(result, mtl_ctx):
-    assert result.negative_control["verdict"] == "rejected", (
-        f"C3's rule accepted its negative control: {result.negative_control}; "
-        f"reproduce with: {mtl_ctx.reproduce('C3')}")

@@ -1,15 +1,15 @@
 """Deliberate mutants of the algorithm and the theory, and the harness that checks that the
 quick suite catches every one of them (mutation score).
 
-    python -m mtlcheck.mutants [--list] [--only NAME ...] [--profile quick] [--json]
+    mtlcheck mutants [--list] [--only NAME ...] [--profile quick] [--json]
 
-Each mutant is applied inside a fresh pytest process (`--mtl-mutant NAME`, before the check
-modules are imported) and the claims it should break are run; it is *killed* when pytest fails.
-The report says how: a claim's verdict 'fail', a negative control 'accepted', or an error.
+Each mutant is applied inside a fresh pytest process by its own plugin
+(``-p mtlcheck.qa.mutant_plugin --mtl-mutant NAME``, before the claim modules run) and the
+claims it should break are run; it is *killed* when pytest fails. The report says how: a
+claim's verdict 'fail', a negative control 'accepted', or an error before a decision.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -19,7 +19,19 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-__all__ = ["MUTANTS", "apply", "run_mutant", "main"]
+import sympy as sp
+import torch
+
+from .. import checks as checks_pkg
+from ..sim import baselines as BL
+from ..sim import pretrain as PT
+from ..sim import probes as PR
+from ..sim.samplers import TaskSet
+from ..theory import bounds as B
+from ..theory import derive as D
+from ..theory.params import ParameterError, validate
+
+__all__ = ["MUTANTS", "apply", "run_mutant", "main_mutants"]
 
 
 @dataclass(frozen=True)
@@ -37,13 +49,10 @@ def _set(obj, attr, new):
 
 
 def _skip_head_step():
-    from .sim import pretrain as PT
     return [_set(PT, "head_step", lambda H1, y1, A, eta_a, loss, steps: A)]
 
 
 def _shared_labels():
-    from .sim import pretrain as PT
-    from .sim.samplers import TaskSet
     orig = PT.FamilySampler.sample
 
     def sample(self, T, gen):
@@ -55,26 +64,17 @@ def _shared_labels():
 
 
 def _drop_relu():
-    from .sim import baselines as BL
-    from .sim import pretrain as PT
-    from .sim import probes as PR
     def ident(t, inplace=False):
         return t
 
     def ones(t, inplace=False):
-        return t.fill_(1.0) if inplace else torch_ones_like(t)
+        return t.fill_(1.0) if inplace else torch.ones_like(t)
 
     return [_set(PT, "activation", ident), _set(PT, "activation_grad", ones),
             _set(PR, "activation", ident), _set(BL, "activation", ident)]
 
 
-def torch_ones_like(t):
-    import torch
-    return torch.ones_like(t)
-
-
 def _reuse_samples():
-    from .sim import pretrain as PT
     orig = PT.sample_split
 
     def reuse(tasks, M, n1, n2, gen):
@@ -85,12 +85,10 @@ def _reuse_samples():
 
 
 def _closed_form_factor():
-    from .theory import bounds as B
-    from .theory import derive as D
     orig = D.coefficients()
     wrong = dict(orig, k_ind=2 * orig["k_ind"])      # E[y 1{w.x>0} x] off by a factor 2
     return [_set(D, "coefficients", lambda: wrong),
-            _set(B, "_derived_constants", _wrap_constants(B._derived_constants, k_ind=wrong["k_ind"]))]
+            _set(B, "derived_constants", _wrap_constants(B.derived_constants, k_ind=wrong["k_ind"]))]
 
 
 def _wrap_constants(fn, **over):
@@ -100,28 +98,20 @@ def _wrap_constants(fn, **over):
 
 
 def _bound_constant():
-    from .theory import bounds as B
     # the constant ind_sq = 1/2 of sections 4 and 7 replaced by 1/5
-    import sympy as sp
-    return [_set(B, "_derived_constants", _wrap_constants(B._derived_constants,
+    return [_set(B, "derived_constants", _wrap_constants(B.derived_constants,
                                                          ind_sq=sp.Rational(1, 5)))]
 
 
 def _peeking_probe():
-    from .sim import probes as PR
     orig = PR.fit_and_score
 
     def peeking(Ftr, ytr, Fte, yte, lam, classification=True, probe="ridge"):
         # the fit also sees the test samples: the test error is optimistic
-        return orig(torch_cat([Ftr, Fte]), torch_cat([ytr, yte]), Fte, yte, lam,
+        return orig(torch.cat([Ftr, Fte]), torch.cat([ytr, yte]), Fte, yte, lam,
                     classification, probe)
 
     return [_set(PR, "fit_and_score", peeking)]
-
-
-def torch_cat(xs):
-    import torch
-    return torch.cat(xs)
 
 
 MUTANTS: dict[str, Mutant] = {m.name: m for m in (
@@ -144,7 +134,6 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
 def apply(name: str):
     """Apply mutant ``name``; returns a function that undoes it."""
     if name not in MUTANTS:
-        from .theory.params import ParameterError
         raise ParameterError("mutant", "apply", "one of {" + ", ".join(repr(k) for k in MUTANTS)
                              + "}", name)
     undo = MUTANTS[name].patch()
@@ -158,15 +147,15 @@ def apply(name: str):
 
 def run_mutant(name: str, profile: str = "quick", seed: int = 0, timeout: float = 900) -> dict:
     """Run the relevant checks with the mutant applied, in a fresh pytest process."""
-    import mtlcheck.checks as checks_pkg
     mut = MUTANTS[name]
     checks_dir = os.path.dirname(os.path.abspath(checks_pkg.__file__))
     marker = " or ".join(f"claim_{c.lower()}" for c in mut.claims)
     with tempfile.TemporaryDirectory() as tmp:
         res_path = os.path.join(tmp, "results.json")
         argv = [sys.executable, "-m", "pytest", checks_dir, "-q", "-p", "no:cacheprovider",
-                "--import-mode=importlib", "-m", marker, f"--mtl-mutant={name}",
-                f"--mtl-profile={profile}", f"--mtl-seed={seed}", f"--mtl-results={res_path}"]
+                "-p", "mtlcheck.qa.mutant_plugin", "--import-mode=importlib", "-m", marker,
+                f"--mtl-mutant={name}", f"--mtl-profile={profile}", f"--mtl-seed={seed}",
+                f"--mtl-results={res_path}"]
         t0 = time.time()
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         wall = time.time() - t0
@@ -191,46 +180,28 @@ def run_mutant(name: str, profile: str = "quick", seed: int = 0, timeout: float 
             "wall_s": wall, "output_tail": proc.stdout[-1500:] + proc.stderr[-1500:]}
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m mtlcheck.mutants",
-                                description="Apply each deliberate mutant and run the quick checks "
-                                            "that must catch it; report the mutation score.")
-    p.add_argument("--list", action="store_true", help="list the mutants and exit")
-    p.add_argument("--only", nargs="*", default=None, help="run only these mutants")
-    p.add_argument("--profile", default="quick", help="quick | full")
-    p.add_argument("--seed", default="0", help="base seed")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    args = p.parse_args(argv)
+def main_mutants(args) -> int:
+    """`mtlcheck mutants`: the mutation score (exit status 1 when a mutant survives)."""
     if args.list:
         for m in MUTANTS.values():
             print(f"{m.name:20s} [{', '.join(m.claims)}] {m.description}")
         return 0
-    from .theory.params import ParameterError, validate
-    try:
-        v = validate("mutants", profile=args.profile, seed=int(args.seed) if args.seed.isdigit() else args.seed)
-        names = args.only or list(MUTANTS)
-        for n in names:
-            if n not in MUTANTS:
-                raise ParameterError("only", "mutants", "names from --list", n)
-    except ParameterError as e:
-        print(f"mutants: error: {e}", file=sys.stderr)
-        return 2
+    v = validate("mutants", profile=args.profile, seed=args.seed)
+    names = args.only or list(MUTANTS)
+    for n in names:
+        if n not in MUTANTS:
+            raise ParameterError("only", "mutants", "names from --list: one of {"
+                                 + ", ".join(repr(k) for k in MUTANTS) + "}", n)
     rows = []
     for n in names:
-        if not args.json:
-            print(f"mutant {n}: running {', '.join(MUTANTS[n].claims)} ...", flush=True)
+        print(f"mutant {n}: running {', '.join(MUTANTS[n].claims)} ...", file=sys.stderr, flush=True)
         r = run_mutant(n, v["profile"], v["seed"])
         rows.append(r)
-        if not args.json:
-            print(f"  {'KILLED' if r['killed'] else 'SURVIVED'} in {r['wall_s']:.0f}s: "
-                  f"{'; '.join(r['how']) or 'no claim failed'}", flush=True)
+        print(f"  {'KILLED' if r['killed'] else 'SURVIVED'} in {r['wall_s']:.0f}s: "
+              f"{'; '.join(r['how']) or 'no claim failed'}", file=sys.stderr, flush=True)
     score = sum(r["killed"] for r in rows) / len(rows)
     if args.json:
         print(json.dumps({"mutation_score": score, "mutants": rows}))
     else:
         print(f"mutation score: {sum(r['killed'] for r in rows)}/{len(rows)} = {score:.0%}")
     return 0 if score == 1.0 else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

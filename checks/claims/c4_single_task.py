@@ -4,41 +4,46 @@ least-learned direction fails; multi-task runs succeed, although each of their t
 fewer representation samples (n2 = n1 per task against n2 for the single task)."""
 from __future__ import annotations
 
-import pytest
 import torch
 
-from mtlcheck.checks.common import ClaimResult, Timer, derive_seed, negative_control, subcheck
-from mtlcheck.checks.profiles import ALPHA, profile
-from mtlcheck.checks.stats import clopper_pearson_lower, clopper_pearson_upper, mean_bound
-from mtlcheck.checks.sweeps import pretrained
-from mtlcheck.sim.probes import FeatureMap, probe_curve
-from mtlcheck.sim.samplers import Target, generator
-from mtlcheck.theory.bounds import single_task_isotropy_bound
+from ...sim.probes import FeatureMap, probe_curve
+from ...sim.samplers import Target, generator
+from ...theory.bounds import single_task_isotropy_bound
+from ..common import ClaimResult, Timer, derive_seed, negative_control, subcheck
+from ..executor import Cell
+from ..profiles import ALPHA, profile
+from ..stats import clopper_pearson_lower, clopper_pearson_upper, mean_bound
+from ..sweeps import pretrained
 
-pytestmark = pytest.mark.claim_c4
+__all__ = ["decide", "pretrain_configs", "rule", "run_cell"]
 
 
-def _run(ctx, P, kind, k):
+def run_cell(P: dict, kind: str, k: int, base_seed: int, device: str) -> dict:
+    """One single-task or multi-task run: isotropy, spectrum, E_out, and the 0-1 error of a
+    downstream task along the least-learned direction of span(M)."""
     T = 1 if kind == "single" else P["multi_T"]
     n2 = P["n2"] if kind == "single" else P["n1"]
-    key = {"claim": "C4", "kind": kind, "k": k, "T": T, "n2": n2, "seed": ctx.seed,
-           "device": ctx.device, **{x: v for x, v in P.items() if x != "K"}}
+    res = pretrained(device, P["d"], P["r"], T, P["n1"], n2, P["m"],
+                     derive_seed(base_seed, "C4", kind, k))
+    WM = (res.W.double() @ res.M.double())
+    _, _, Vh = torch.linalg.svd(WM, full_matrices=False)
+    v_miss = Vh[-1].to(res.M.dtype)                 # least-learned direction of span(M)
+    target = lambda g: Target("missed", lambda z: torch.where(z @ v_miss >= 0, 1.0, -1.0).to(z.dtype))
+    g = generator(derive_seed(base_seed, "C4", kind, k, "downstream"), res.M.device)
+    c = probe_curve(FeatureMap.network(kind, res.W), res.M, target, [P["n_ds"]], 1,
+                    P["n_test"], P["lam"], g)
+    met = res.metrics()
+    return {"isotropy": met["isotropy"], "missed_err01": float(c["err01"][0, 0]),
+            "E_out": met["E_out"], "spectrum": met["spectrum"]}
 
-    def compute():
-        res = pretrained(ctx, P["d"], P["r"], T, P["n1"], n2, P["m"],
-                         derive_seed(ctx.seed, "C4", kind, k))
-        WM = (res.W.double() @ res.M.double())
-        _, _, Vh = torch.linalg.svd(WM, full_matrices=False)
-        v_miss = Vh[-1].to(res.M.dtype)                 # least-learned direction of span(M)
-        target = lambda g: Target("missed", lambda z: torch.where(z @ v_miss >= 0, 1.0, -1.0).to(z.dtype))
-        g = generator(derive_seed(ctx.seed, "C4", kind, k, "downstream"), res.M.device)
-        c = probe_curve(FeatureMap.network(kind, res.W), res.M, target, [P["n_ds"]], 1,
-                        P["n_test"], P["lam"], g)
-        met = res.metrics()
-        return {"isotropy": met["isotropy"], "missed_err01": float(c["err01"][0, 0]),
-                "E_out": met["E_out"], "spectrum": met["spectrum"]}
 
-    return ctx.cache.cell("C4", key, compute)
+def _cells(ctx, P, kind):
+    T = 1 if kind == "single" else P["multi_T"]
+    n2 = P["n2"] if kind == "single" else P["n1"]
+    shared = {x: v for x, v in P.items() if x != "K"}
+    return [Cell("C4", {"claim": "C4", "kind": kind, "k": k, "T": T, "n2": n2, "seed": ctx.seed,
+                        "device": ctx.device, **shared},
+                 run_cell, (shared, kind, k, ctx.seed, ctx.device)) for k in range(P["K"])]
 
 
 def rule(iso, P, alpha):
@@ -47,13 +52,17 @@ def rule(iso, P, alpha):
     return k / len(iso), clopper_pearson_lower(k, len(iso), alpha)
 
 
+def pretrain_configs(P: dict) -> list[dict]:
+    """The pretraining runs of this claim (for the memory check before a run)."""
+    return [dict(d=P["d"], r=P["r"], T=1, n1=P["n1"], n2=P["n2"], m=P["m"]),
+            dict(d=P["d"], r=P["r"], T=P["multi_T"], n1=P["n1"], n2=P["n1"], m=P["m"])]
+
+
 def decide(ctx) -> ClaimResult:
     P = profile(ctx.profile, "C4")
     with Timer() as tm:
-        single = [_run(ctx, P, "single", k) for k in range(P["K"])]
-        ctx.progress(f"C4: {P['K']} single-task runs done")
-        multi = [_run(ctx, P, "multi", k) for k in range(P["K"])]
-        ctx.progress(f"C4: {P['K']} multi-task runs done")
+        runs = ctx.run("C4", _cells(ctx, P, "single") + _cells(ctx, P, "multi"))
+        single, multi = runs[:P["K"]], runs[P["K"]:]
         frac, lcb = rule([c["isotropy"] for c in single], P, ALPHA)
         mfrac, mlcb = rule([c["isotropy"] for c in multi], P, ALPHA)
         mk = sum(1 for c in multi if c["isotropy"] < P["tau"])
@@ -100,19 +109,3 @@ def decide(ctx) -> ClaimResult:
                  "single_spectrum": [c["spectrum"] for c in single],
                  "multi_spectrum": [c["spectrum"] for c in multi],
                  "derived_single_task_isotropy_bound_delta_0.05": bnd})
-
-
-@pytest.fixture(scope="module")
-def result(mtl_ctx):
-    return decide(mtl_ctx)
-
-
-def test_c4_claim(result, record_claim, mtl_ctx):
-    record_claim(result)
-    assert result.verdict == "pass", result.failure_message(mtl_ctx)
-
-
-def test_c4_negative_control_rejected(result, mtl_ctx):
-    assert result.negative_control["verdict"] == "rejected", (
-        f"C4's rule accepted its negative control: {result.negative_control}; "
-        f"reproduce with: {mtl_ctx.reproduce('C4')}")

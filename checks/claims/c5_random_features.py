@@ -6,40 +6,46 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 
-from mtlcheck.checks.common import (ClaimResult, Timer, derive_seed, finite, negative_control,
-                                    subcheck)
-from mtlcheck.checks.profiles import ALPHA, profile
-from mtlcheck.checks.stats import bootstrap_bound, ols_fit
-from mtlcheck.checks.sweeps import (bootstrap_slope, budget_n, crossing_cis, pretrained,
-                                    slope_bounds, tensor_lists)
-from mtlcheck.sim.probes import width_curve
-from mtlcheck.sim.samplers import generator, make_target, sphere
+from ...sim.probes import width_curve
+from ...sim.samplers import generator, make_target, sphere
+from ...theory.bounds import budget_n
+from ..common import ClaimResult, Timer, derive_seed, finite, negative_control, subcheck
+from ..executor import Cell
+from ..profiles import ALPHA, profile
+from ..stats import ols_fit
+from ..sweeps import bootstrap_slope, crossing_cis, pretrained, slope_bounds, tensor_lists
 
-pytestmark = pytest.mark.claim_c5
+__all__ = ["decide", "pretrain_configs", "run_cell"]
 
 
-def _cell(ctx, P, d, s):
-    n_pre = budget_n(d, P["r"], P["T"], P["E_target"])
-    key = {"claim": "C5", "d": d, "s": s, "n_pre": n_pre, "seed": ctx.seed, "device": ctx.device,
-           **{k: v for k, v in P.items() if k not in ("d_grid", "B")}}
+def run_cell(P: dict, d: int, s: int, n_pre: int, base_seed: int, device: str) -> dict:
+    """One pretraining seed at dimension d: sampled width curves of the ridge probe on the
+    pretrained features and on random features, for the target sign(z1 z2)."""
+    res = pretrained(device, d, P["r"], P["T"], n_pre, n_pre, P["m_max"],
+                     derive_seed(base_seed, "C5", d, s))
+    target = lambda g: make_target("xor", P["r"], g)
+    g = generator(derive_seed(base_seed, "C5", d, s, "downstream"), res.M.device)
+    pre = width_curve(res.W, res.M, target, P["widths"], P["n"], P["reps"], P["n_test"],
+                      P["lam"], g)
+    rf_W = sphere(max(P["rf_widths"]), d, g, res.M.dtype)
+    rf = width_curve(rf_W, res.M, target, P["rf_widths"], P["n"], P["reps"], P["n_test"],
+                     P["lam"], g)
+    return {"pretrained": tensor_lists(pre["mse"]), "random-features": tensor_lists(rf["mse"]),
+            "E_out": res.metrics()["E_out"]}
 
-    def compute():
-        res = pretrained(ctx, d, P["r"], P["T"], n_pre, n_pre, P["m_max"],
-                         derive_seed(ctx.seed, "C5", d, s))
-        target = lambda g: make_target("xor", P["r"], g)
-        g = generator(derive_seed(ctx.seed, "C5", d, s, "downstream"), res.M.device)
-        pre = width_curve(res.W, res.M, target, P["widths"], P["n"], P["reps"], P["n_test"],
-                          P["lam"], g)
-        rf_W = sphere(max(P["rf_widths"]), d, g, res.M.dtype)
-        rf = width_curve(rf_W, res.M, target, P["rf_widths"], P["n"], P["reps"], P["n_test"],
-                         P["lam"], g)
-        return {"pretrained": tensor_lists(pre["mse"]), "random-features": tensor_lists(rf["mse"]),
-                "E_out": res.metrics()["E_out"]}
 
-    return ctx.cache.cell("C5", key, compute)
+def _cells(ctx, P):
+    shared = {k: v for k, v in P.items() if k not in ("d_grid", "B")}
+    out = []
+    for d in P["d_grid"]:
+        n_pre = budget_n(d, P["r"], P["T"], P["E_target"])
+        out += [Cell("C5", {"claim": "C5", "d": d, "s": s, "n_pre": n_pre, "seed": ctx.seed,
+                            "device": ctx.device, **shared},
+                     run_cell, (shared, d, s, n_pre, ctx.seed, ctx.device))
+                for s in range(P["seeds"])]
+    return out
 
 
 def _fits(ds, mstar):
@@ -51,14 +57,19 @@ def _fits(ds, mstar):
             "power_law": {"exponent": bp, "R2": r2p}}
 
 
+def pretrain_configs(P: dict) -> list[dict]:
+    """The largest pretraining run of this claim (for the memory check before a run)."""
+    d = max(P["d_grid"])
+    n = budget_n(d, P["r"], P["T"], P["E_target"])
+    return [dict(d=d, r=P["r"], T=P["T"], n1=n, n2=n, m=P["m_max"])]
+
+
 def decide(ctx) -> ClaimResult:
     P = profile(ctx.profile, "C5")
     gen = torch.Generator().manual_seed(derive_seed(ctx.seed, "C5", "bootstrap"))
     with Timer() as tm:
-        cells = {}
-        for d in P["d_grid"]:
-            cells[d] = [_cell(ctx, P, d, s) for s in range(P["seeds"])]
-            ctx.progress(f"C5 d={d} done")
+        values = iter(ctx.run("C5", _cells(ctx, P)))
+        cells = {d: [next(values) for _ in range(P["seeds"])] for d in P["d_grid"]}
         curves = {name: {d: [c[name] for c in cells[d]] for d in cells}     # clusters = seeds
                   for name in ("pretrained", "random-features")}
         # RF: does m* increase with d? slope of log m* against d, lower confidence bound
@@ -122,19 +133,3 @@ def decide(ctx) -> ClaimResult:
         negative_control=nc, subchecks=subs,
         seeds=[derive_seed(ctx.seed, "C5", d, s) for d in ds for s in range(P["seeds"])],
         device=ctx.device, wall_s=tm.s, details=details)
-
-
-@pytest.fixture(scope="module")
-def result(mtl_ctx):
-    return decide(mtl_ctx)
-
-
-def test_c5_claim(result, record_claim, mtl_ctx):
-    record_claim(result)
-    assert result.verdict == "pass", result.failure_message(mtl_ctx)
-
-
-def test_c5_negative_control_rejected(result, mtl_ctx):
-    assert result.negative_control["verdict"] == "rejected", (
-        f"C5's rule accepted its negative control: {result.negative_control}; "
-        f"reproduce with: {mtl_ctx.reproduce('C5')}")

@@ -7,18 +7,21 @@ import json
 import math
 import sys
 import time
+from statistics import NormalDist
 
 import numpy as np
 import torch
 
+from ..sim.device import resolve_device
+from ..sim.pretrain import PretrainConfig, pretrain
+from ..sim.probes import FeatureMap, probe_curve
+from ..sim.samplers import gaussian, generator, haar, make_target, sphere
 from ..theory import bounds as B
+from ..theory import montecarlo as MC
 from ..theory.audit import (AuditRow, exact_constant_row, lower_constant_row, table,
                             theory_sections, upper_constant_row)
-from ..theory.params import validate
-from .pretrain import PretrainConfig, pretrain
-from .probes import FeatureMap, probe_curve
-from .samplers import gaussian, generator, haar, make_target, sphere
 from ..theory.model import Algorithm, ReferenceModel
+from ..theory.params import validate
 
 Z = 3.29          # two-sided 99.9% normal quantile for the identity constants
 PROFILES = {
@@ -48,33 +51,28 @@ def _quantile_ci(samples, q: float, z: float = 1.96):
     return x[max(0, min(K - 1, int(math.ceil(c)) - 1))], lo, hi
 
 
-def mc_constants(gen, N: int, progress) -> list[AuditRow]:
-    """Monte Carlo estimates of the identity constants of sections 2 and 4 (d = 32, r = 3)."""
+def mc_constants(seed: int, N: int, progress) -> list[AuditRow]:
+    """Monte Carlo estimates (theory/montecarlo.py) of the identity constants of sections 2
+    and 4, at d = 32, r = 3, w.u = 0.6."""
     d, r = 32, 3
-    M = haar(d, r, gen, torch.float64)
-    v = sphere(1, r, gen, torch.float64)[0]
-    u = M @ v
-    w = sphere(1, d, gen, torch.float64)[0]
-    w = 0.6 * u + 0.8 * (w - (w @ u) * u) / (w - (w @ u) * u).norm()     # w.u = 0.6 exactly
-    e = sphere(1, d, gen, torch.float64)[0]
-    acc = {k: [0.0, 0.0] for k in ("k_relu", "k_ind", "relu_sq", "ind_sq", "in_span_sq")}
-    done = 0
-    while done < N:
-        k = min(250_000, N - done)
-        x = gaussian((k, d), gen, torch.float64)
-        y = torch.where(x @ u >= 0, 1.0, -1.0).double()
-        s = x @ w
-        ind = (s > 0).double()
-        z = x @ M
-        vals = {"k_relu": y * torch.relu(s) / 0.6, "k_ind": y * ind * (x @ u),
-                "relu_sq": torch.relu(s) ** 2, "ind_sq": ind * (x @ e) ** 2,
-                "in_span_sq": ind * (z * z).sum(1) / r}
-        for key, t in vals.items():
-            acc[key][0] += float(t.sum())
-            acc[key][1] += float((t * t).sum())
-        done += k
-    progress(f"audit: Monte Carlo of the identity constants ({N} samples)")
-    c = {k: float(v) for k, v in B._derived_constants().items()}
+    rng = np.random.default_rng(seed)
+    M = np.linalg.qr(rng.standard_normal((d, r)))[0]
+    u = M @ (lambda v: v / np.linalg.norm(v))(rng.standard_normal(r))
+    g = rng.standard_normal(d)
+    perp = g - (g @ u) * u
+    w = 0.6 * u + 0.8 * perp / np.linalg.norm(perp)                    # w.u = 0.6 exactly
+    e = (lambda v: v / np.linalg.norm(v))(rng.standard_normal(d))
+    seeds = rng.integers(0, 2 ** 31, size=5)
+    k_relu = MC.ey_relu(w, u, N=N, seed=seeds[0])
+    k_ind = MC.ey_indicator_x(w, u, N=N, seed=seeds[1])
+    relu = MC.relu_moments(w, N=N, seed=seeds[2])
+    est = {"k_relu": (k_relu[0] / 0.6, k_relu[1] / 0.6),
+           "k_ind": (float(k_ind[0] @ u), float(np.sqrt((k_ind[1] ** 2) @ (u ** 2)))),
+           "relu_sq": (relu[0][1], relu[1][1]),
+           "ind_sq": MC.indicator_second_moment(w, e, N=N, seed=seeds[3]),
+           "in_span_sq / r": MC.indicator_in_span(w, M, N=N, seed=seeds[4])}
+    progress(f"audit: Monte Carlo of the identity constants ({N} samples each)")
+    c = {k: float(v) for k, v in B.derived_constants().items()}
     rows = []
     for key, proof, sec, note in (
             ("k_relu", c["k_relu"], "2.2", "E[y relu(w.x)] / (w.u)"),
@@ -82,34 +80,27 @@ def mc_constants(gen, N: int, progress) -> list[AuditRow]:
             ("relu_sq", c["relu_sq"], "2.7", "E[relu(w.x)^2], |w| = 1"),
             ("ind_sq", c["ind_sq"], "4.3", "E[1{w.x>0} (e.x)^2], |e| = 1"),
             ("in_span_sq / r", c["ind_sq"], "4.3", "E[1{w.x>0} |M^T x|^2] / r")):
-        k2 = "in_span_sq" if key.startswith("in_span") else key
-        s1, s2 = acc[k2]
-        mean = s1 / N
-        se = math.sqrt(max(s2 / N - mean * mean, 0.0) / N)
+        mean, se = (float(x) for x in est[key])
         rows.append(exact_constant_row(key, sec, proof, mean, se, Z, {"d": d, "r": r, "N": N},
                                        note))
     return rows
 
 
-DEVICE = {"name": "auto"}      # set by run_audit
-
-
-def _run(d, r, T, n1, n2, m, seed, **kw):
+def _run(device, d, r, T, n1, n2, m, seed, **kw):
     return pretrain(PretrainConfig(ReferenceModel(d, r), Algorithm(T, n1, n2, m, **kw), seed=seed,
-                                   device=DEVICE["name"]))
+                                   device=device))
 
 
-def prediction_grid(P, base_seed, progress) -> tuple[list[AuditRow], dict]:
+def prediction_grid(P, base_seed, progress, device) -> tuple[list[AuditRow], dict]:
     """Prediction (a) against the simulated mean E_out on a grid (section 4)."""
     pred = B.e_out_prediction_fn()
     rows, worst = [], {"gap": 0.0}
     points = shown_points = 0
-    from statistics import NormalDist
     k = len(P["grid"])
     zb = NormalDist().inv_cdf(1 - 0.05 / (2 * k))   # two-sided, Bonferroni over the grid
     for (d, T, n) in P["grid"]:
         r = 2
-        vals = [_run(d, r, T, n, n, P["grid_m"], base_seed * 1000 + s).metrics()["E_out"]
+        vals = [_run(device, d, r, T, n, n, P["grid_m"], base_seed * 1000 + s).metrics()["E_out"]
                 for s in range(P["grid_seeds"])]
         mean = float(np.mean(vals))
         se = float(np.std(vals, ddof=1) / math.sqrt(len(vals)))
@@ -135,16 +126,16 @@ def prediction_grid(P, base_seed, progress) -> tuple[list[AuditRow], dict]:
     return rows, worst
 
 
-def markov_rows(P, base_seed, progress) -> list[AuditRow]:
+def markov_rows(P, base_seed, progress, device) -> list[AuditRow]:
     """The Markov constants of section 9 and the head-alignment lower bound kappa_lb."""
     d, r, T, n1, n2, m = P["markov_cfg"]
-    c = {k: float(v) for k, v in B._derived_constants().items()}
+    c = {k: float(v) for k, v in B.derived_constants().items()}
     delta = 0.05
     dk = delta / len(B.HP_EVENTS)
     c_r = B.in_span_noise_constant(r)
     Rout, Rin, kap = [], [], []
     for s in range(P["markov_K"]):
-        res = _run(d, r, T, n1, n2, m, base_seed * 1000 + s)
+        res = _run(device, d, r, T, n1, n2, m, base_seed * 1000 + s)
         W, M, H = (x.double().cpu() for x in (res.W, res.M, res.heads))  # H: T x m
         V = res.tasks.params.double().cpu()                               # T x r
         Y = W * (T * n2 / res.config.algo.eta_w)                          # section 9: Y
@@ -169,11 +160,11 @@ def markov_rows(P, base_seed, progress) -> list[AuditRow]:
     return rows
 
 
-def hp_bound_row(P, base_seed, progress) -> AuditRow:
+def hp_bound_row(P, base_seed, progress, device) -> AuditRow:
     d, r, T, n1, n2, m = P["hp_cfg"]
     delta = 0.05
     bound = B.e_out_hp_bound(d, r, T, n1, n2, m, delta)
-    e = [_run(d, r, T, n1, n2, m, base_seed * 1000 + s).metrics()["E_out"] for s in range(P["hp_K"])]
+    e = [_run(device, d, r, T, n1, n2, m, base_seed * 1000 + s).metrics()["E_out"] for s in range(P["hp_K"])]
     q, lo, hi = _quantile_ci(e, 1 - delta)
     progress(f"audit: high-probability E_out bound (section 9): bound {bound:.4g}, "
              f"simulated {1 - delta:.0%} quantile {q:.4g}")
@@ -182,10 +173,10 @@ def hp_bound_row(P, base_seed, progress) -> AuditRow:
                                "runs": P["hp_K"]}, "the bound vs the (1 - delta) quantile of E_out")
 
 
-def single_task_row(P, base_seed, progress) -> AuditRow:
+def single_task_row(P, base_seed, progress, device) -> AuditRow:
     d, r, n1, n2, m = P["single_cfg"]
     delta = 0.05
-    iso = [_run(d, r, 1, n1, n2, m, base_seed * 1000 + s).metrics()["isotropy"]
+    iso = [_run(device, d, r, 1, n1, n2, m, base_seed * 1000 + s).metrics()["isotropy"]
            for s in range(P["single_K"])]
     q, lo, hi = _quantile_ci(iso, 1 - delta)
     bound = B.single_task_isotropy_bound(r, n2, delta)
@@ -195,12 +186,11 @@ def single_task_row(P, base_seed, progress) -> AuditRow:
                                "runs": P["single_K"]}, "the bound vs the (1 - delta) quantile")
 
 
-def probe_rows(P, base_seed, progress) -> list[AuditRow]:
+def probe_rows(P, base_seed, progress, device) -> list[AuditRow]:
     """Section 6: the Laurent-Massart radius and the probe bound against the probe's risk."""
-    from ..checks.sweeps import budget_n
     d, r, T = P["probe_cfg"]
-    n = budget_n(d, r, T, 1e-3)
-    res = _run(d, r, T, n, n, 64, base_seed)
+    n = B.budget_n(d, r, T, 1e-3)
+    res = _run(device, d, r, T, n, n, 64, base_seed)
     W = res.W.double().cpu()
     Wn = (W / W.norm(dim=1, keepdim=True)).numpy()
     M = res.M.double().cpu().numpy()
@@ -249,16 +239,14 @@ def rf_rows(P, base_seed, progress) -> list[AuditRow]:
 def run_audit(profile: str = "quick", seed: int = 0, progress=lambda m: None,
               device: str = "auto") -> dict:
     P = PROFILES[profile]
-    DEVICE["name"] = device
     t0 = time.perf_counter()
-    gen = generator(seed)
-    rows = mc_constants(gen, P["mc_N"], progress)
-    grid_rows, worst = prediction_grid(P, seed, progress)
+    rows = mc_constants(seed, P["mc_N"], progress)
+    grid_rows, worst = prediction_grid(P, seed, progress, device)
     rows += grid_rows
-    rows += markov_rows(P, seed, progress)
-    rows.append(hp_bound_row(P, seed, progress))
-    rows.append(single_task_row(P, seed, progress))
-    rows += probe_rows(P, seed, progress)
+    rows += markov_rows(P, seed, progress, device)
+    rows.append(hp_bound_row(P, seed, progress, device))
+    rows.append(single_task_row(P, seed, progress, device))
+    rows += probe_rows(P, seed, progress, device)
     rows += rf_rows(P, seed, progress)
     theory = theory_sections()
     progress("audit: interval-arithmetic lemmas and structural facts")
@@ -272,7 +260,6 @@ def run_audit(profile: str = "quick", seed: int = 0, progress=lambda m: None,
 
 
 def main_audit(args) -> int:
-    from .device import resolve_device
     v = validate("audit", profile=args.profile, seed=args.seed, device=args.device)
     resolve_device(v["device"], "audit")            # a missing GPU is reported before any work
     progress = lambda m: print(m, file=sys.stderr, flush=True)      # stderr: JSON stays clean

@@ -11,21 +11,20 @@ Population form: W1 -> -(eta_a eta_W / 2) grad L_PC(W0) (theory/population.py).
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
-from mtlcheck.checks.common import (ClaimResult, Timer, derive_seed, nanmax, negative_control,
-                                    subcheck)
-from mtlcheck.checks.profiles import ALPHA, profile
-from mtlcheck.checks.stats import mean_bound
-from mtlcheck.checks.sweeps import pretrained
-from mtlcheck.sim import pretrain as PT
-from mtlcheck.sim.samplers import FamilySampler, gaussian, generator, haar, sphere
-from mtlcheck.theory import population as POP
-from mtlcheck.theory.bounds import one_step_population_error
-from mtlcheck.theory.model import ReferenceModel
+from ...sim import pretrain as PT
+from ...sim.samplers import FamilySampler, generator, haar, sphere
+from ...theory import population as POP
+from ...theory.bounds import one_step_population_error
+from ...theory.model import ReferenceModel
+from ..common import ClaimResult, Timer, derive_seed, nanmax, negative_control, subcheck
+from ..executor import Cell
+from ..profiles import ALPHA, profile
+from ..stats import mean_bound
+from ..sweeps import pretrained
 
-pytestmark = pytest.mark.claim_c6
+__all__ = ["decide", "pretrain_configs", "exact_part", "population_part", "multitask_loss_grad", "pc_split_loss_grad"]
 
 
 def split_data(ctx, P, seed):
@@ -108,23 +107,30 @@ def exact_part(ctx, P, eta_a=0.7, eta_w=1.3, symmetric=False):
     return nanmax(diffs.values()), diffs
 
 
+def population_cell(Q: dict, s: int, factor: float, base_seed: int, device: str) -> float:
+    """Relative Frobenius error of one simulated W1 against -(factor eta_a eta_W) grad L_PC(W0)."""
+    res = pretrained(device, Q["d"], Q["r"], Q["T"], Q["n"], Q["n"], Q["m"],
+                     derive_seed(base_seed, "C6", "pop", s))
+    W0, M, W1 = (x.double().cpu().numpy() for x in (res.W0, res.M, res.W))
+    algo = res.config.algo
+    target = -factor * algo.eta_a * algo.eta_w * POP.pc_gradient(W0, M)
+    return float(np.linalg.norm(W1 - target) / np.linalg.norm(target))
+
+
 def population_part(ctx, P, factor=0.5):
-    """Relative Frobenius error of the simulated W1 against -(factor eta_a eta_W) grad L_PC(W0)."""
+    """Relative Frobenius error of the simulated W1 against -(factor eta_a eta_W) grad L_PC(W0),
+    one per seed."""
     Q = P["pop"]
-    errs = []
-    for s in range(P["seeds"]):
-        key = {"claim": "C6", "s": s, "seed": ctx.seed, "device": ctx.device, "factor": factor, **Q}
+    return ctx.run(f"C6 population (factor {factor:g})", [
+        Cell("C6", {"claim": "C6", "s": s, "seed": ctx.seed, "device": ctx.device,
+                    "factor": factor, **Q}, population_cell, (Q, s, factor, ctx.seed, ctx.device))
+        for s in range(P["seeds"])])
 
-        def compute():
-            res = pretrained(ctx, Q["d"], Q["r"], Q["T"], Q["n"], Q["n"], Q["m"],
-                             derive_seed(ctx.seed, "C6", "pop", s))
-            W0, M, W1 = (x.double().cpu().numpy() for x in (res.W0, res.M, res.W))
-            algo = res.config.algo
-            target = -factor * algo.eta_a * algo.eta_w * POP.pc_gradient(W0, M)
-            return float(np.linalg.norm(W1 - target) / np.linalg.norm(target))
 
-        errs.append(ctx.cache.cell("C6", key, compute))
-    return errs
+def pretrain_configs(P: dict) -> list[dict]:
+    """The pretraining runs of this claim (for the memory check before a run)."""
+    Q = P["pop"]
+    return [dict(d=Q["d"], r=Q["r"], T=Q["T"], n1=Q["n"], n2=Q["n"], m=Q["m"])]
 
 
 def decide(ctx) -> ClaimResult:
@@ -165,19 +171,3 @@ def decide(ctx) -> ClaimResult:
         device=ctx.device, wall_s=tm.s, details={"exact": diffs, "population_errors": errs,
                                                   "negative_exact_max_rel_diff": nworst,
                                                   "negative_population_errors": nerrs})
-
-
-@pytest.fixture(scope="module")
-def result(mtl_ctx):
-    return decide(mtl_ctx)
-
-
-def test_c6_claim(result, record_claim, mtl_ctx):
-    record_claim(result)
-    assert result.verdict == "pass", result.failure_message(mtl_ctx)
-
-
-def test_c6_negative_control_rejected(result, mtl_ctx):
-    assert result.negative_control["verdict"] == "rejected", (
-        f"C6's rule accepted its negative control: {result.negative_control}; "
-        f"reproduce with: {mtl_ctx.reproduce('C6')}")

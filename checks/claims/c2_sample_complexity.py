@@ -1,57 +1,65 @@
 """C2 downstream sample complexity: n*(d, eps) of a ridge probe on the learned features does
 not grow with d (pretraining cost may). Error = test squared error of the clipped probe on a
-fresh halfspace task; n* read off the mean error curve (sim/complexity.py)."""
+fresh halfspace task; n* read off the mean error curve (checks/complexity.py)."""
 from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 
-from mtlcheck.checks.common import (ClaimResult, Timer, derive_seed, finite, negative_control,
-                                    subcheck)
-from mtlcheck.checks.profiles import ALPHA, profile
-from mtlcheck.checks.stats import bootstrap_bound
-from mtlcheck.checks.sweeps import (bootstrap_slope, crossing_cis, shared_pretrained, slope_bounds,
-                                    tensor_lists)
-from mtlcheck.sim.probes import FeatureMap, probe_curve
-from mtlcheck.sim.samplers import generator, make_target
-from mtlcheck.theory.bounds import probe_sample_bound
+from ...sim.probes import FeatureMap, probe_curve
+from ...sim.samplers import generator, make_target
+from ...theory.bounds import budget_n, probe_sample_bound
+from ..common import ClaimResult, Timer, derive_seed, finite, negative_control, subcheck
+from ..executor import Cell
+from ..profiles import ALPHA, profile
+from ..stats import bootstrap_bound
+from ..sweeps import (bootstrap_slope, budget_T, crossing_cis, shared_pretrained, slope_bounds,
+                      tensor_lists)
 
-pytestmark = pytest.mark.claim_c2
+__all__ = ["decide", "pretrain_configs", "run_cell"]
 
 
-def _cell(ctx, P, d, s):
+def run_cell(P: dict, d: int, s: int, base_seed: int, device: str) -> dict:
     """One pretraining seed at dimension d: curves of the pretrained and raw-linear probes on the
-    same downstream draws, E_out, and the derived bound on n*."""
-    key = {"claim": "C2", "d": d, "s": s, "seed": ctx.seed, "device": ctx.device,
-           **{k: v for k, v in P.items() if k not in ("d_grid", "B")}}
+    same downstream draws, E_out, and the learned W, M (for the derived bound on n*)."""
+    res, n_pre = shared_pretrained(P, d, s, base_seed, device)
+    W = res.W[:P["m"]]
+    target = lambda g: make_target("halfspace", P["r"], g)
+    out = {"E_out": res.metrics()["E_out"], "n_pre": n_pre}
+    for name, fmap in (("pretrained", FeatureMap.network("pretrained", W)),
+                       ("raw-linear", FeatureMap.raw(d))):
+        g = generator(derive_seed(base_seed, "C2", d, s, "downstream", name), res.M.device)
+        pp = P["probes"][name]
+        c = probe_curve(fmap, res.M, target, pp["n_grid"], pp["reps"], P["n_test"], P["lam"], g)
+        out[name] = {"mse": tensor_lists(c["mse"]), "err01": tensor_lists(c["err01"])}
+    out["W"] = tensor_lists(W)
+    out["M"] = tensor_lists(res.M)
+    return out
 
-    def compute():
-        res, n_pre = shared_pretrained(ctx, P, d, s)
-        W = res.W[:P["m"]]
-        target = lambda g: make_target("halfspace", P["r"], g)
-        out = {"E_out": res.metrics()["E_out"], "n_pre": n_pre}
-        for name, fmap in (("pretrained", FeatureMap.network("pretrained", W)),
-                           ("raw-linear", FeatureMap.raw(d))):
-            g = generator(derive_seed(ctx.seed, "C2", d, s, "downstream", name), res.M.device)
-            pp = P["probes"][name]
-            c = probe_curve(fmap, res.M, target, pp["n_grid"], pp["reps"], P["n_test"], P["lam"], g)
-            out[name] = {"mse": tensor_lists(c["mse"]), "err01": tensor_lists(c["err01"])}
-        out["W"] = tensor_lists(W)
-        out["M"] = tensor_lists(res.M)
-        return out
 
-    return ctx.cache.cell("C2", key, compute)
+def _cells(ctx, P):
+    shared = {k: v for k, v in P.items() if k not in ("d_grid", "B")}
+    return [Cell("C2", {"claim": "C2", "d": d, "s": s, "seed": ctx.seed, "device": ctx.device,
+                        **shared}, run_cell, (shared, d, s, ctx.seed, ctx.device))
+            for d in P["d_grid"] for s in range(P["seeds"])]
+
+
+def pretrain_configs(P: dict) -> list[dict]:
+    """The largest pretraining run of this claim (for the memory check before a run)."""
+    d = max(P["d_grid"])
+    T = budget_T(P, d)
+    n = budget_n(d, P["r"], T, P["E_target"])
+    return [dict(d=d, r=P["r"], T=T, n1=n, n2=n, m=P["m_pre"])]
 
 
 def decide(ctx) -> ClaimResult:
     P = profile(ctx.profile, "C2")
     gen = torch.Generator().manual_seed(derive_seed(ctx.seed, "C2", "bootstrap"))
     with Timer() as tm:
-        cells = {}
+        values = iter(ctx.run("C2", _cells(ctx, P)))
+        cells = {d: [next(values) for _ in range(P["seeds"])] for d in P["d_grid"]}
         for d in P["d_grid"]:
-            cells[d] = [_cell(ctx, P, d, s) for s in range(P["seeds"])]
             ctx.progress(f"C2 d={d}: pretraining n1=n2={cells[d][0]['n_pre']}, E_out="
                          f"{sum(c['E_out'] for c in cells[d]) / len(cells[d]):.2e}")
         # clusters: the curves of one pretraining seed share its W (cluster bootstrap)
@@ -112,19 +120,3 @@ def decide(ctx) -> ClaimResult:
         negative_control=nc, subchecks=subs,
         seeds=[derive_seed(ctx.seed, "C2", d, s) for d in P["d_grid"] for s in range(P["seeds"])],
         device=ctx.device, wall_s=tm.s, details=details)
-
-
-@pytest.fixture(scope="module")
-def result(mtl_ctx):
-    return decide(mtl_ctx)
-
-
-def test_c2_claim(result, record_claim, mtl_ctx):
-    record_claim(result)
-    assert result.verdict == "pass", result.failure_message(mtl_ctx)
-
-
-def test_c2_negative_control_rejected(result, mtl_ctx):
-    assert result.negative_control["verdict"] == "rejected", (
-        f"C2's rule accepted its negative control: {result.negative_control}; "
-        f"reproduce with: {mtl_ctx.reproduce('C2')}")

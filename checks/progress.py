@@ -1,0 +1,84 @@
+"""Progress of a run: one line per event, and a bar with an ETA per sweep.
+
+On a terminal (stderr is a TTY) a sweep shows a tqdm bar with its ETA; elsewhere (CI logs,
+pytest, pipes) it prints plain lines, at most one every ``every_s`` seconds per sweep plus the
+last one, so logs stay readable. ``write`` is where lines go (stderr by default; the pytest
+plugin passes its terminal writer, with capture suspended, so the lines are never swallowed).
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Callable
+
+__all__ = ["Reporter", "format_seconds"]
+
+
+def format_seconds(s: float) -> str:
+    s = max(0.0, float(s))
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 5400:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
+class _Sweep:
+    def __init__(self, rep: "Reporter", label: str, total: int, cached: int):
+        self.rep, self.label, self.total, self.cached = rep, label, total, cached
+        self.done = 0
+        self.t0 = time.perf_counter()
+        self.last = self.t0
+        self.bar = None
+        if rep.tty and total > 0:
+            try:
+                from tqdm import tqdm
+                self.bar = tqdm(total=total, desc=f"[mtlcheck] {label}", file=sys.stderr,
+                                unit="cell", leave=False, dynamic_ncols=True)
+            except ImportError:                      # tqdm is a dependency; be robust anyway
+                self.bar = None
+        if total > 0 and self.bar is None:
+            rep.message(f"{label}: {total} cells to compute"
+                        + (f", {cached} cached" if cached else ""))
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+            return
+        now = time.perf_counter()
+        if self.done >= self.total or now - self.last >= self.rep.every_s:
+            self.last = now
+            rate = (now - self.t0) / max(self.done, 1)
+            eta = rate * (self.total - self.done)
+            self.rep.message(f"{self.label}: {self.done}/{self.total} cells, "
+                             f"{format_seconds(now - self.t0)} elapsed"
+                             + (f", ETA {format_seconds(eta)}" if self.done < self.total else ""))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class Reporter:
+    """Messages and per-sweep progress of a run."""
+
+    def __init__(self, write: Callable[[str], None] | None = None, tty: bool | None = None,
+                 every_s: float = 10.0, prefix: str = "[mtlcheck] "):
+        self._write = write or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.tty = sys.stderr.isatty() if tty is None else tty
+        self.every_s = every_s
+        self.prefix = prefix
+
+    def message(self, msg: str) -> None:
+        self._write(self.prefix + msg)
+
+    def __call__(self, msg: str) -> None:         # a Reporter is also a plain progress callback
+        self.message(msg)
+
+    def sweep(self, label: str, total: int, cached: int = 0) -> _Sweep:
+        return _Sweep(self, label, total, cached)
+
+
+def silent() -> Reporter:
+    return Reporter(write=lambda line: None, tty=False)

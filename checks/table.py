@@ -1,0 +1,49 @@
+"""The claims table printed at the end of a run (at most 100 columns), with the statistic of
+each claim and the reasons for any failure listed below it."""
+from __future__ import annotations
+
+import textwrap
+
+from tabulate import tabulate
+
+__all__ = ["claims_table", "fmt"]
+
+WIDTH = 100
+
+
+def fmt(x) -> str:
+    if x is None:
+        return "inf"
+    if isinstance(x, float):
+        return f"{x:.4g}"
+    return str(x)
+
+
+def _controls(rec: dict) -> str:
+    many = rec.get("negative_controls")
+    if many:
+        rejected = sum(c["verdict"] == "rejected" for c in many)
+        return f"{rejected}/{len(many)} rejected"
+    return rec["negative_control"]["verdict"]
+
+
+def claims_table(records: list[dict]) -> str:
+    rows = []
+    for r in records:
+        cb = r["confidence_bound"]
+        rows.append([r["id"], r["verdict"], fmt(r["statistic"]["value"]), fmt(cb["value"]),
+                     f"{'<=' if cb['side'] == 'upper' else '>='} {fmt(r['bound'])}",
+                     fmt(r["margin"]), _controls(r), f"{r.get('wall_s', 0):.0f} s"])
+    table = tabulate(rows, headers=["id", "verdict", "statistic", "conf. bound", "bound", "margin",
+                                    "neg. controls", "time"])
+    notes = []
+    for r in records:
+        line = f"{r['id']} {r['title']}: {r['statistic']['name']}"
+        if r.get("power"):
+            p = r["power"]
+            line += (f"; detects {p['alternative']} from effect {fmt(p['effect_80'])} "
+                     f"(power 0.8)")
+        if r["verdict"] != "pass":
+            line += f". FAILED: {r['verdict_reason']}"
+        notes += textwrap.wrap(line, WIDTH, subsequent_indent="    ")
+    return table + "\n" + "\n".join(notes)

@@ -1,0 +1,5 @@
+"""Quality assurance of the suite itself, each a `mtlcheck` verb: the constants audit
+(`mtlcheck audit`), deliberate mutants (`mtlcheck mutants`), calibration and power of the
+decision rules (`mtlcheck calibrate`) and the counterexample search (`mtlcheck
+counterexamples`). This layer sits beside the CLI: it may import theory, sim and checks; none of
+those imports it (the mutants reach pytest through their own plugin, qa/mutant_plugin.py)."""
