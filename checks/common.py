@@ -19,7 +19,7 @@ from .io import atomic_write_json, json_safe
 from .progress import Reporter, silent
 
 __all__ = ["ClaimResult", "Context", "derive_seed", "Cache", "versions", "finite", "nanmax",
-           "code_fingerprint", "subcheck", "negative_control", "Timer"]
+           "code_fingerprint", "subcheck", "negative_control_record", "Timer"]
 
 
 def derive_seed(base: int, *parts) -> int:
@@ -126,6 +126,7 @@ class Context:
     cache: Cache = field(default_factory=lambda: Cache(None))
     progress: Reporter = field(default_factory=silent)
     executor: Any = field(default_factory=LocalExecutor)
+    fresh: bool = False          # recompute every requested cell (and overwrite the cache)
 
     def __post_init__(self):
         v = validate("the checks suite", profile=self.profile, seed=self.seed, device=self.device)
@@ -135,11 +136,13 @@ class Context:
 
     def run(self, label: str, cells: list[Cell]) -> list:
         """The values of ``cells``, in order: cached ones read from the cache, the others
-        computed by the executor (in any order) and stored as they arrive."""
+        computed by the executor (in any order) and stored as they arrive. With ``fresh`` every
+        cell is computed again and overwrites its cache file (nothing is deleted first, so an
+        interrupted fresh run loses nothing)."""
         values: list = [None] * len(cells)
         todo = []
         for i, c in enumerate(cells):
-            v = self.cache.get(c.group, c.key)
+            v = None if self.fresh else self.cache.get(c.group, c.key)
             if v is None:
                 todo.append(i)
             else:
@@ -177,12 +180,13 @@ class ClaimResult:
     method: str
     bound: float
     bound_provenance: str
-    negative_control: dict
+    controls: list                # negative_control_record(...) dicts, at least two
     subchecks: list = field(default_factory=list)
     seeds: list = field(default_factory=list)
     device: str = ""
     wall_s: float = 0.0
     details: dict = field(default_factory=dict)
+    power: dict | None = None
 
     @property
     def primary_pass(self) -> bool:
@@ -200,19 +204,42 @@ class ClaimResult:
                 else self.confidence_bound - self.bound)
 
     @property
+    def negative_control(self) -> dict:
+        """Summary of the controls: 'rejected' only when every one is rejected; 'undecided'
+        when one is undecided (NaN or censored); else 'accepted'."""
+        verdicts = [c["verdict"] for c in self.controls]
+        if not verdicts:
+            summary = "undecided"
+        elif all(v == "rejected" for v in verdicts):
+            summary = "rejected"
+        elif "accepted" in verdicts:
+            summary = "accepted"
+        else:
+            summary = "undecided"
+        return {"description": "; ".join(f"({i + 1}) {c['description']}"
+                                         for i, c in enumerate(self.controls)),
+                "verdict": summary}
+
+    @property
     def verdict_reason(self) -> str:
         reasons = []
         if not self.primary_pass:
             reasons.append("primary decision")
         reasons += [f"subcheck: {s['name']}" for s in self.subchecks if s["verdict"] != "pass"]
-        if self.negative_control.get("verdict") != "rejected":
-            reasons.append("negative control accepted (the rule cannot tell)")
+        for c in self.controls:
+            if c["verdict"] == "accepted":
+                reasons.append(f"negative control accepted: {c['name']} (the rule cannot tell)")
+            elif c["verdict"] != "rejected":
+                reasons.append(f"negative control undecided: {c['name']} (censored or NaN)")
+        if len(self.controls) < 2:
+            reasons.append("fewer than two negative controls")
         return "; ".join(reasons)
 
     @property
     def verdict(self) -> str:
-        """'pass' only when the primary decision and every subcheck pass AND the negative
-        control was rejected: a rule that accepts its control decides nothing."""
+        """'pass' only when the primary decision and every subcheck pass AND every negative
+        control was rejected with a finite statistic: a rule that accepts a control, or cannot
+        decide it, decides nothing."""
         return "fail" if self.verdict_reason else "pass"
 
     def error_bounds(self) -> dict:
@@ -227,6 +254,7 @@ class ClaimResult:
         c = claim(self.id)
         return json_safe({
             "id": self.id, "title": c.title, "statement": c.statement,
+            "statement_latex": c.latex,
             "provenance": list(c.provenance) + ([self.bound_provenance] if self.bound_provenance
                                                 else []),
             "parameters": self.parameters,
@@ -237,6 +265,7 @@ class ClaimResult:
             "verdict_reason": self.verdict_reason,
             "error_bounds": self.error_bounds(),
             "subchecks": self.subchecks, "negative_control": self.negative_control,
+            "negative_controls": self.controls, "power": self.power,
             "seeds": self.seeds, "device": self.device, "versions": versions(),
             "wall_s": self.wall_s, "details": self.details,
         })
@@ -271,9 +300,15 @@ def nanmax(values) -> float:
     return math.nan if any(math.isnan(v) for v in vals) else max(vals)
 
 
-def negative_control(description: str, rejected: bool, **extra) -> dict:
-    """The same decision rule on a case where the claim must fail: 'rejected' is the good outcome."""
-    return {"description": description, "verdict": "rejected" if rejected else "accepted", **extra}
+def negative_control_record(name: str, description: str, statistic: float, bound: float,
+                            rejected: bool, **extra) -> dict:
+    """The claim's rule applied to a case where the claim must fail. 'rejected' (the good
+    outcome) needs a finite statistic and confidence bound and the rule not passing; a NaN or
+    infinite (censored) one is 'undecided', never 'rejected'."""
+    ok = all(x is not None and math.isfinite(float(x)) for x in (statistic, bound))
+    verdict = ("rejected" if rejected else "accepted") if ok else "undecided"
+    return {"name": name, "description": description, "statistic": finite(statistic),
+            "confidence_bound": finite(bound), "verdict": verdict, **extra}
 
 
 class Timer:

@@ -4,7 +4,7 @@ A results file is only ever replaced by a complete, valid one (checks/io.py). A 
 decides some claims (``--only``, an interrupt, a failure) merges them into the file that is
 already there: claims it did not decide keep their earlier record, and every claim record says
 when and by which run it was produced (``produced``). The file's history of runs is ``runs``.
-The JSON Schema is checks/schemas/results.schema.json (docs/design.md, "results contract").
+The JSON Schema is checks/schemas/results.schema.json (docs/design.md section 3).
 """
 from __future__ import annotations
 

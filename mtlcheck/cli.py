@@ -1,4 +1,4 @@
-"""The `mtlcheck` command line (docs/design.md, "Interfaces"): run, report, audit, sim pretrain,
+"""The `mtlcheck` command line (docs/design.md section 2): run, report, audit, sim pretrain,
 bench, and the QA verbs mutants, calibrate, counterexamples.
 
 Every value is validated against the declared parameter table (theory/params.py) under the
@@ -85,7 +85,8 @@ def _add_run(sub):
                    help="quick (2 CPU cores, minutes) | full (d up to 4096, a GPU advised)")
     p.add_argument("--out", default="mtlcheck-out", help="output folder")
     p.add_argument("--fresh", action="store_true",
-                   help="recompute the selected claims' cells (their cache is cleared)")
+                   help="recompute the cells the selected claims need, overwriting their cache "
+                        "entries as they finish (other claims' cells are untouched)")
     p.add_argument("--only", nargs="+", default=None, metavar="CLAIM",
                    help="run only these claims (C1 .. C6); default: all")
     _scale_out(p, "sweep cells")
@@ -109,14 +110,36 @@ def _add_report(sub):
 
 
 def _add_audit(sub):
-    p = sub.add_parser("audit", help="audit the constants of the derived bounds against simulation",
+    from .theory.boundfile import quantities_help
+    p = sub.add_parser("audit", help="audit derived bounds, or bounds typed in a file, against "
+                                     "simulation",
                        description=(
-                           "For every constant of the bounds derived in docs/derivations.md: the "
-                           "value the proof gives, the smallest value consistent with "
-                           "simulation (with a confidence bound) and the slack ratio; interval "
-                           "arithmetic checks of the lemma-level inequalities; violations are "
-                           "reported loudly with the configuration. Exit status 1 on a violation."))
-    p.add_argument("--profile", default="quick", help="quick | full")
+                           "Without --bounds: for every constant of the bounds derived in "
+                           "docs/derivations.md, the value the proof gives, the smallest value "
+                           "consistent with simulation (with a confidence bound), the slack "
+                           "ratio and the slack of each step of the proof; interval arithmetic "
+                           "checks of the lemma-level inequalities; violations are reported "
+                           "loudly with the configuration. Exit status 1 on a violation.\n\n"
+                           "With --bounds FILE.toml: audit the statements written in the file "
+                           "(docs/bounds-as-data.md; examples/bounds/template.toml): verdict "
+                           "holds | violated | undecided with its error probability, a shrunk "
+                           "counterexample, the least slack, the constants simulation needs, "
+                           "symbolic facts (d-dependence, monotonicity). The file is parsed "
+                           "with an allow-list and never run as code. Exit status 0 when all "
+                           "hold, 1 when one is violated (or undecided, or flagged), 2 for a "
+                           "bad file."),
+                       epilog=quantities_help())
+    p.add_argument("--profile", default="quick",
+                   help="smoke | quick | full (the built-in audit; smoke is a one-minute look "
+                        "with too few runs for conclusions)")
+    p.add_argument("--bounds", default=None, metavar="FILE.toml",
+                   help="audit the bounds written in this file instead of the derived ones")
+    p.add_argument("--budget", type=_num, default=None,
+                   help="seconds the --bounds audit may spend (default: 240)")
+    p.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                   help="with --bounds: audit only these bounds")
+    p.add_argument("--at", default=None, metavar="NAME=VALUE,...",
+                   help="with --bounds: audit one configuration (e.g. a reproduce command)")
     _common(p, json_flag=True)
 
 
@@ -183,8 +206,13 @@ def _add_qa(sub):
                            "synthetic data placed exactly at its boundary (its false-pass rate "
                            "with a Clopper-Pearson bound), and each claim's power: the smallest "
                            "effect it detects with probability 0.8. Progress on stderr."))
-    p.add_argument("--datasets", type=_num, default=2000, help="synthetic datasets per rule and regime")
-    p.add_argument("--only", nargs="+", default=None, metavar="RULE", help="only these rules")
+    p.add_argument("--datasets", type=_num, default=10000,
+                   help="synthetic datasets per rule and regime (at least 2000)")
+    p.add_argument("--only", nargs="+", default=None, metavar="RULE",
+                   help="only the rules whose name contains one of these words (e.g. C2)")
+    p.add_argument("--results", default="mtlcheck-out/results.json",
+                   help="the quick run whose cells the synthetic data are fitted to (run first "
+                        "when missing)")
     _common(p, device=False, json_flag=True)
 
     p = sub.add_parser("counterexamples", help="search for configurations violating a derived bound",
@@ -219,6 +247,9 @@ def _dispatch(args, parser) -> int:
         from .reports.cli import main_report
         return main_report(args)
     if verb == "audit":
+        if args.bounds is not None:
+            from .qa.boundaudit import main_audit_bounds
+            return main_audit_bounds(args)
         from .qa.audit import main_audit
         return main_audit(args)
     if verb == "sim":

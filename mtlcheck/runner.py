@@ -9,7 +9,6 @@ what the file already holds, so an interrupt or a crash never loses earlier clai
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 
@@ -42,7 +41,9 @@ def _selected(only) -> list[str]:
     return ids
 
 
-def main_run(args) -> int:
+def _setup(args):
+    """Everything checked before any work: parameters, claims, device, --out, memory; then the
+    executor, threads and the run's context."""
     extra = {"threads": args.threads} if args.threads is not None else {}
     v = validate("run", profile=args.profile, seed=args.seed, device=args.device,
                  executor=args.executor, **extra)
@@ -55,41 +56,42 @@ def main_run(args) -> int:
                              cuda=device.type == "cuda", where="run")
     if v["executor"] == "local":
         set_threads(threads)
-    cache_dir = os.path.join(out, "cache")
-    if args.fresh:                                  # only the claims being run
-        for cid in ids:
-            shutil.rmtree(os.path.join(cache_dir, cid), ignore_errors=True)
-    results = os.path.join(out, "results.json")
-    rep = Reporter()
-    cache = Cache(cache_dir, salt={"code": code_fingerprint(), "device": device.type})
+    cache = Cache(os.path.join(out, "cache"),
+                  salt={"code": code_fingerprint(), "device": device.type})
+    # --fresh recomputes the cells the selected claims request, overwriting them as they
+    # finish: other claims' cells are untouched and an interrupt loses nothing
     ctx = Context(profile=v["profile"], seed=v["seed"], device=v["device"], cache=cache,
-                  progress=rep, executor=executor)
+                  progress=Reporter(), executor=executor, fresh=bool(args.fresh))
     argv = ["mtlcheck", "run", *(sys.argv[2:] if sys.argv[1:2] == ["run"] else [])]
     run = new_run(argv, v["profile"], v["seed"], v["device"], executor=executor.describe(),
                   resolved_device=str(device), threads=threads)
     print(f"mtlcheck run: claims {' '.join(ids)}, profile={v['profile']} seed={v['seed']} "
-          f"device={device} threads={threads} executor={v['executor']}; results -> {results}",
-          flush=True)
-    t_run = time.perf_counter()
-    records, status = {}, "running"
+          f"device={device} threads={threads} executor={v['executor']}; results -> "
+          f"{os.path.join(out, 'results.json')}", flush=True)
+    return ids, out, ctx, run
 
-    def save(final_status):
-        run.update(status=final_status, claims=sorted(records), finished=now(),
+
+def main_run(args) -> int:
+    ids, out, ctx, run = _setup(args)
+    cache_dir, results = os.path.join(out, "cache"), os.path.join(out, "results.json")
+    t_run = time.perf_counter()
+    records = {}
+
+    def save(status):
+        run.update(status=status, claims=sorted(records), finished=now(),
                    wall_s=time.perf_counter() - t_run,
-                   cache={"folder": cache_dir, "hits": cache.hits, "misses": cache.misses})
+                   cache={"folder": cache_dir, "hits": ctx.cache.hits, "misses": ctx.cache.misses})
         if records or os.path.exists(results):      # the run enters the file's history
             write_merged(results, records, run, versions())
 
     try:
         for cid in ids:
-            c = claim(cid)
-            rep.message(f"{cid} ({c.title}): started")
+            ctx.progress.message(f"{cid} ({claim(cid).title}): started")
             t0 = time.perf_counter()
             records[cid] = CLAIMS[cid].decide(ctx).record()
-            rep.message(f"{cid}: {records[cid]['verdict']} in "
-                        f"{format_seconds(time.perf_counter() - t0)}")
+            ctx.progress.message(f"{cid}: {records[cid]['verdict']} in "
+                                 f"{format_seconds(time.perf_counter() - t0)}")
             save("running")
-        status = "complete"
     except KeyboardInterrupt:
         save("interrupted")
         print(f"mtlcheck run: interrupted: {_count_cells(cache_dir)} cells cached; rerun the same "
@@ -100,10 +102,10 @@ def main_run(args) -> int:
         save("failed")
         raise
     finally:
-        executor.close()
-    save(status)
+        ctx.executor.close()
+    save("complete")
     recs = [records[c] for c in ids]
     print(claims_table(recs))
     print(f"results merged into {results} ({format_seconds(time.perf_counter() - t_run)}; "
-          f"cache: {cache.hits} hits, {cache.misses} computed)")
+          f"cache: {ctx.cache.hits} hits, {ctx.cache.misses} computed)")
     return 0 if all(r["verdict"] == "pass" for r in recs) else 1

@@ -1,4 +1,4 @@
-"""Baselines (PAPER.md section 2): random features (W at its initialisation), a linear
+"""Baselines (docs/model.md section 2): random features (W at its initialisation), a linear
 classifier on raw x (probes.FeatureMap.raw), and a two-layer ReLU net trained from scratch on
 the downstream task alone."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Metrics of a learned first layer W (PAPER.md section 4, C1).
+"""Metrics of a learned first layer W (docs/model.md section 4, C1).
 
 E_out(W) = ||W (I - M M^T)||_F^2 / ||W||_F^2 with the rows as learned (not re-normalised);
 principal angles between the top-r right singular subspace of W and span(M);
@@ -29,11 +29,13 @@ def principal_angles(W: torch.Tensor, M: torch.Tensor) -> list[float]:
     W = W.double().cpu()
     M = M.double().cpu()
     r = M.shape[1]
-    _, _, Vh = torch.linalg.svd(W, full_matrices=False)
-    V = Vh[:r].t()                                   # d x min(r, m)
-    cos = torch.linalg.svdvals(V.t() @ M).clamp(-1.0, 1.0)
+    _, s, Vh = torch.linalg.svd(W, full_matrices=False)
+    # only directions W actually spans: a singular value at rounding level is no direction
+    keep = int((s[:r] > s[0] * 1e-12).sum()) if len(s) and float(s[0]) > 0 else 0
+    V = Vh[:keep].t()                                # d x (rank, at most r)
+    cos = torch.linalg.svdvals(V.t() @ M).clamp(-1.0, 1.0) if keep else torch.zeros(0)
     angles = sorted(float(math.acos(c)) for c in cos)
-    # a width-m network with m < r spans at most m directions: the others are at pi/2
+    # a W of rank < r (m < r, or a missed direction) spans fewer directions: the rest at pi/2
     return angles + [math.pi / 2] * (r - len(angles))
 
 

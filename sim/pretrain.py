@@ -1,4 +1,4 @@
-"""Multi-task and single-task pretraining of the two-layer ReLU network (PAPER.md section 2).
+"""Multi-task and single-task pretraining of the two-layer ReLU network (docs/model.md section 2).
 
 The hot path works on chunks of tasks with batched GEMMs: for a chunk of c tasks it forms
 sigma(X W^T) for c*n samples at once (one GEMM), the heads by a batched reduction, and the

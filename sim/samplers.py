@@ -1,6 +1,6 @@
 """Samplers driven by an explicit torch.Generator (never the global RNG state).
 
-Gaussian inputs, Haar M, uniform directions, and the task families of PAPER.md section 2:
+Gaussian inputs, Haar M, uniform directions, and the task families of docs/model.md section 2:
 halfspace (+ label noise), random +-1 labelings of clusters in z-space, and the sign of a random
 quadratic form in z. Any function g(z) can serve as a downstream target (:class:`Target`).
 """

@@ -3,6 +3,7 @@
 bad input."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -76,9 +77,10 @@ def _wait_for_cells(proc, folder, n, timeout=240):
 def test_sigint_keeps_every_earlier_claim_and_only_fresh_clears_its_own_cache(copy_run):
     before = _claims(copy_run)
     assert sorted(before) == ["C1", "C2", "C3", "C4", "C5", "C6"]
-    others = {cid: len(_cells(copy_run / "cache" / cid)) for cid in before if cid != "C2"}
+    others = {cid: sorted((f, os.path.getmtime(f)) for f in _cells(copy_run / "cache" / cid))
+              for cid in before if cid != "C2"}
     proc = _start(["--only", "C2", "--fresh"], copy_run)
-    _wait_for_cells(proc, copy_run / "cache" / "C2", 3)
+    _wait_for_cells(proc, copy_run / "cache" / "pretrain", 3)     # C2 recomputes its pretraining
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
@@ -86,14 +88,17 @@ def test_sigint_keeps_every_earlier_claim_and_only_fresh_clears_its_own_cache(co
     after = _claims(copy_run)
     assert sorted(after) == sorted(before)                 # nothing lost
     assert _strip(after) == _strip(before)                 # C2 unfinished: its old record stays
-    assert {cid: len(_cells(copy_run / "cache" / cid)) for cid in others} == others
+    # --fresh C2 touched no other claim's cells
+    assert {cid: sorted((f, os.path.getmtime(f)) for f in _cells(copy_run / "cache" / cid))
+            for cid in others} == others
     runs = json.loads((copy_run / "results.json").read_text())["runs"]
-    assert runs[-1]["status"] == "interrupted" or runs[-1]["claims"] == []
+    assert runs[-1]["status"] == "interrupted" and runs[-1]["claims"] == []
 
 
 def test_sigkill_then_resume_without_recomputing(copy_run):
     before = _claims(copy_run)
-    proc = _start(["--only", "C1", "--fresh"], copy_run)
+    shutil.rmtree(copy_run / "cache" / "C1")           # C1's cells were never computed here
+    proc = _start(["--only", "C1"], copy_run)
     _wait_for_cells(proc, copy_run / "cache" / "C1", 12)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate()

@@ -178,7 +178,7 @@ def test_cli_json_and_errors():
 
 def test_scratch_baseline_learns_with_more_samples():
     """The two-layer net trained from scratch on the downstream task alone (a baseline of
-    PAPER.md section 2): its test error falls with n."""
+    docs/model.md section 2): its test error falls with n."""
     from mtlcheck.sim.baselines import scratch_curve
     g = generator(4)
     M = haar(8, 2, g, torch.float32)

@@ -1,4 +1,4 @@
-"""The reference model of PAPER.md section 2 as frozen dataclasses.
+"""The reference model of docs/model.md section 2 as frozen dataclasses.
 
 theory/ and sim/ read the same spec: sim builds samplers and the training loop from it.
 Every field is validated against the declared table of :mod:`.params` on construction.
@@ -68,7 +68,7 @@ class TaskFamily:
 
 @dataclass(frozen=True)
 class Algorithm:
-    """Hyper-parameters of the alternating algorithm (PAPER.md section 2).
+    """Hyper-parameters of the alternating algorithm (docs/model.md section 2).
 
     variant 'one-step': one head step from a_t = 0 on n1 fresh samples, then one representation
     step on n2 fresh samples with weight decay 1/eta_w, so W1 = -eta_w grad.

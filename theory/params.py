@@ -1,7 +1,7 @@
 """Declared parameter table and the one validation message template.
 
 Every public function and CLI verb of mtlcheck validates its parameters here (scikit-learn
-style, DESIGN.md "Style"): a bad value raises :class:`ParameterError` whose message is
+style, docs/design.md section 6): a bad value raises :class:`ParameterError` whose message is
 
     The '<name>' parameter of <where> must be <constraint>. Got <value> instead.
 
@@ -184,6 +184,7 @@ PARAMS: dict[str, Param] = dict([
     _p("scale", "float", 0.0, 1.0, open_low=True, doc="fraction of the benchmark's task counts"),
     _p("executor", "choice", choices=("local", "ray"), doc="where sweep cells run"),
     _p("threads", "int", 1, 4096, doc="torch intra-op threads"),
+    _p("budget", "float", 0.0, 604800.0, open_low=True, doc="seconds an audit may spend"),
     _p("single_task", "bool", doc="train every task slot on one task"),
     _p("row_norm", "bool", doc="normalise rows of W after each representation step"),
     _p("biases", "bool", doc="random biases in the downstream features"),
@@ -213,7 +214,7 @@ def validate(where: str, **values: Any) -> dict[str, Any]:
                 return None
         return None
 
-    # 'd' first, so that r > d is reported on 'd' against r (DESIGN.md's example message)
+    # 'd' first, so that r > d is reported on 'd' against r (docs/design.md's example message)
     for k in sorted(values, key=lambda k: k != "d"):
         p = PARAMS[k]
         context = {key: ref(key) for key in (p.low, p.high) if isinstance(key, str)}

@@ -222,7 +222,7 @@ def _check_WM(W, M, where, family):
 
 
 def pc_objective(W, M, family: str = "halfspace", noise: float = 0.0) -> float:
-    """Population pseudo-contrastive objective (PAPER.md section 3), x and x' independent:
+    """Population pseudo-contrastive objective (docs/model.md section 3), x and x' independent:
 
         L_PC(W) = -E_{x,x'}[K(x,x') <relu(Wx), relu(Wx')>] = -(1-2p)^2 ||W M||_F^2 / (2 pi r).
 

@@ -1,7 +1,7 @@
-"""Symbols of the reference model, with the assumptions sympy may use (DESIGN.md "Style").
+"""Symbols of the reference model, with the assumptions sympy may use (docs/design.md section 6).
 
 Integers where they count things; every size is positive. ``E_out`` is the out-of-span energy
-fraction of PAPER.md section 4 (C1), a number in [0, 1].
+fraction of docs/model.md section 4 (C1), a number in [0, 1].
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Each closed form with its two twins, at fixed points, and the one table of tolerances.
 
-neural-tangents style (DESIGN.md): the tests walk :data:`TWINS` and compare
+neural-tangents style (docs/design.md): the tests walk :data:`TWINS` and compare
   closed form (mpmath, 40 digits)  vs  quadrature (mpmath)       to TOLERANCES["quad_digits"];
   closed form (float64)            vs  Monte Carlo (fixed seed)  to TOLERANCES["mc_z"] standard errors.
 """
