@@ -1,128 +1,314 @@
-"""Measured error rates of the checks' decisions.
+"""`mtlcheck calibrate`: each decision rule's false-pass rate at its boundary, in every regime a
+profile uses, and each claim's power; on synthetic data fitted to the real cells of a run
+(checks/calibration.py: each group's measured spread, the pooled shape of the residuals, the
+grid's censoring).
 
-1. Rejections under a correct implementation: rerun a claim's decision under many seeds and
-   count how often each component fails. For a component whose alpha bounds a *false alarm*
-   (it fails only with evidence of a violation) the rate must stay under alpha; for a component
-   whose alpha bounds a *false pass* (it passes only with evidence), the rate is 1 - power.
-2. Calibration at the boundary: each decision rule applied to synthetic data whose true value
-   sits exactly on the rule's bound (a slope equal to the threshold, a mean equal to the bound,
-   a proportion equal to p_min); the rule must pass at most alpha of the time (its false-pass
-   rate), up to the bootstrap's approximation.
+    mtlcheck calibrate [--datasets N] [--only RULE ...] [--results FILE] [--json]
 
-    python -m mtlcheck.falsealarm [--claims C4 C6 C1] [--seeds 20] [--calibration 200] [--json]
+The real cells come from a quick run's results.json (default mtlcheck-out/results.json; when
+it is missing the quick profile is run first, into mtlcheck-out, which takes a few minutes).
+The full profile's regimes use the same measured variance with the full profile's group
+counts, replicates and grids (we have no full-profile cells on a CPU; said in every row). A rule
+passes its calibration when the Clopper-Pearson 95% upper bound of its false-pass rate is at
+most 1.25 alpha.
 """
 from __future__ import annotations
 
 import json
+import math
+import os
 import sys
-import time
+from dataclasses import dataclass
+from typing import Callable
 
-from ..checks.claims import CLAIMS
-from ..checks.common import Cache, Context
-from ..checks.stats import clopper_pearson_upper
+import numpy as np
 
+from ..checks.calibration import (BinomialRule, EquivalenceRule, GroupData, MeanRule, SlopeRule,
+                                  effect_80, false_pass, slope_trend)
+from ..checks.profiles import ALPHA, profile
+from ..checks.stats import clopper_pearson_lower, clopper_pearson_upper
+from ..theory.bounds import one_step_population_error
+from ..theory.params import ParameterError, validate
 
-def measure(cid: str, seeds: list[int], profile: str = "quick", progress=lambda m: None) -> dict:
-    """Rerun claim ``cid`` under ``seeds`` with the correct implementation; rejection counts per
-    component, each with its alpha and the error it bounds."""
-    fails, ctrl_accepted, comps = [], 0, {}
-    t0 = time.time()
-    for s in seeds:
-        res = CLAIMS[cid].decide(Context(profile=profile, seed=s, device="cpu", cache=Cache(None)))
-        fails.append(res.verdict == "fail")
-        ctrl_accepted += res.negative_control["verdict"] != "rejected"
-        parts = [("primary: " + res.statistic_name, res.alpha, "false pass", res.primary_pass)]
-        parts += [(c["name"], c["alpha"], c.get("error", "false pass"), c["verdict"] == "pass")
-                  for c in res.subchecks]
-        for name, alpha, error, ok in parts:
-            c = comps.setdefault(name, {"alpha": alpha, "error": error, "rejections": 0})
-            c["rejections"] += not ok
-        progress(f"{cid} seed {s}: {res.verdict}")
-    k, n = sum(fails), len(seeds)
-    for c in comps.values():
-        c["rate"] = c["rejections"] / n
-        c["rate_upper_95"] = clopper_pearson_upper(c["rejections"], n, 0.05)
-        if c["error"] == "false alarm":
-            c["within_alpha"] = c["rate_upper_95"] <= c["alpha"] or c["rejections"] == 0
-    return {"claim": cid, "runs": n, "rejections": k, "rate": k / n,
-            "rate_upper_95": clopper_pearson_upper(k, n, 0.05), "components": comps,
-            "negative_control_accepted": ctrl_accepted,
-            "failing_seeds": [s for s, f in zip(seeds, fails) if f], "wall_s": time.time() - t0}
+__all__ = ["RULES", "calibrate", "main_calibrate"]
+
+TOLERANCE = 1.25          # calibrated: upper95 <= TOLERANCE * alpha
 
 
-def calibrate(datasets: int = 200, seed: int = 0, B: int = 200) -> list[dict]:
-    """False-pass rates of the decision rules on synthetic data at their boundary."""
-    import math
+@dataclass(frozen=True)
+class Calibration:
+    """One decision rule: how to build its regime (data and rule) from a run's claim records
+    and a profile, and the trend that sits exactly on its boundary."""
 
-    import torch
+    name: str
+    claim: str
+    build: Callable[[dict, str], tuple]       # (claims by id, profile) -> (rule, data, trend)
+    note: str = ""
 
-    from ..checks.stats import clopper_pearson_lower, mean_bound, ols_slope_bound
-    from ..checks.sweeps import bootstrap_slope, slope_bounds
-    g = torch.Generator().manual_seed(seed)
-    alpha = 0.05
-    out = []
 
-    # (a) the C2/C3 rule: true n*(d) = 10 (d/8)^0.25, exactly the threshold slope_max = 0.25;
-    # error curves e(n) = 0.4 (n*/n)^0.5 plus cluster (seed) and repetition noise
-    grid = [4 * 2 ** (k / 2) for k in range(14)]
-    ds = [8, 16, 32, 64, 128]
-    passes = 0
-    for _ in range(datasets):
-        clusters = {}
-        for d in ds:
-            nstar = 10 * (d / 8) ** 0.25
-            cl = []
-            for _s in range(8):
-                shift = float(torch.randn((), generator=g)) * 0.15      # seed effect, log n*
-                rows = []
-                for _r in range(6):
-                    base = [0.4 * (nstar * math.exp(shift) / n) ** 0.5 for n in grid]
-                    rows.append([b + 0.02 * float(torch.randn((), generator=g)) for b in base])
-                cl.append(rows)
-            clusters[d] = cl
-        boot = bootstrap_slope(grid, clusters, 0.4, B, g)
-        _, ucb = slope_bounds(boot, alpha)
-        passes += math.isfinite(ucb) and ucb <= 0.25
-    out.append({"rule": "C2/C3: UCB(slope of log n* vs log d) <= 0.25, true slope 0.25",
-                "alpha": alpha, "datasets": datasets, "passes": passes,
-                "false_pass_rate": passes / datasets,
-                "rate_upper_95": clopper_pearson_upper(passes, datasets, 0.05)})
+def _logs(values):
+    return [math.log(v) for v in values if v is not None and v > 0]
 
-    # (b) the C1 rule: log E_out = a - 0.1 log T + noise; pass iff UCB(slope) <= -0.1
-    Ts = [4, 16, 64, 256]
-    passes = 0
-    for _ in range(datasets * 10):
-        X = [math.log(T) for T in Ts for _s in range(24)]
-        Y = [-1 - 0.1 * x + 0.1 * float(torch.randn((), generator=g)) for x in X]
-        passes += ols_slope_bound(X, Y, alpha, "upper") <= -0.1
-    out.append({"rule": "C1: UCB(slope of log E_out vs log T) <= -0.1, true slope -0.1",
-                "alpha": alpha, "datasets": datasets * 10, "passes": passes,
-                "false_pass_rate": passes / (datasets * 10),
-                "rate_upper_95": clopper_pearson_upper(passes, datasets * 10, 0.05)})
 
-    # (c) Student-t lower bound (C1 isotropy, C4 errors): Gaussian data with mean = bound
-    passes = sum(mean_bound([0.5 + 0.1 * float(torch.randn((), generator=g)) for _ in range(24)],
-                            alpha, "lower") >= 0.5 for _ in range(datasets * 10))
-    out.append({"rule": "Student t: LCB(mean) >= bound, true mean = bound", "alpha": alpha,
-                "datasets": datasets * 10, "passes": passes,
-                "false_pass_rate": passes / (datasets * 10),
-                "rate_upper_95": clopper_pearson_upper(passes, datasets * 10, 0.05)})
+def _sorted_groups(per_x: dict, f=lambda v: v) -> list[list[float]]:
+    return [[f(v) for v in vals] for _, vals in sorted(per_x.items(), key=lambda kv: float(kv[0]))]
 
-    # (d) Clopper-Pearson (C4): Binomial(30, 0.8), pass iff LCB >= 0.8
-    passes = 0
-    for _ in range(datasets * 10):
-        k = int((torch.rand(30, generator=g) < 0.8).sum())
-        passes += clopper_pearson_lower(k, 30, alpha) >= 0.8
-    out.append({"rule": "Clopper-Pearson: LCB(p) >= 0.8, true p = 0.8", "alpha": alpha,
-                "datasets": datasets * 10, "passes": passes,
-                "false_pass_rate": passes / (datasets * 10),
-                "rate_upper_95": clopper_pearson_upper(passes, datasets * 10, 0.05)})
+
+def _regime(groups, xs, sizes, lo=-math.inf, hi=math.inf) -> GroupData:
+    """The synthetic-data model of a regime: the real groups' spreads and pooled shape, mapped
+    onto the regime's xs (group i of the regime takes the real group at the same relative
+    position when the counts differ), with the regime's replicates and censoring."""
+    idx = np.linspace(0, len(groups) - 1, len(xs)).round().astype(int)
+    return GroupData.of(xs, [groups[i] for i in idx], lo, hi, [sizes] * len(xs))
+
+
+def _slope(groups, xs, sizes, threshold, lo=-math.inf, hi=math.inf):
+    data = _regime(groups, xs, sizes, lo, hi)
+    base = float(np.mean([v for g in groups for v in g]))
+    return SlopeRule(threshold, "upper", ALPHA), data, slope_trend(xs, base)(threshold)
+
+
+def _growth(cid):
+    def build(claims, prof):
+        P = profile(prof, cid)
+        groups = _sorted_groups(claims[cid]["details"]["growth"]["pretrained"]["per_seed"],
+                                lambda v: math.log(v))
+        grid = P["probes"]["pretrained"]["n_grid"] if cid == "C2" else P["widths"]
+        xs = [math.log(d) for d in P["d_grid"]]
+        rule, data, trend = _slope(groups, xs, P["seeds"], P["slope_max"],
+                                   math.log(min(grid)), math.log(max(grid)))
+        return rule, data, trend, (f"{len(xs)} d x {P['seeds']} seeds, grid "
+                                   f"[{min(grid)}, {max(grid)}]")
+    return build
+
+
+def _c1_rate(claims, prof):
+    P = profile(prof, "C1")
+    groups = _sorted_groups(claims["C1"]["details"]["E_out_vs_T"], math.log)
+    xs = [math.log(T) for T in P["T_grid"]]
+    rule, data, trend = _slope(groups, xs, P["seeds"], P["slope_max"])
+    return rule, data, trend, f"{len(xs)} T x {P['seeds']} seeds"
+
+
+def _mean(cid, values_of, side, threshold_of, size_key):
+    """A Student-t mean rule at its boundary: the real values' spread and shape, the mean set
+    exactly on the threshold."""
+    def build(claims, prof):
+        P = profile(prof, cid)
+        vals = [float(v) for v in values_of(claims[cid]["details"])]
+        thr = threshold_of(P)
+        data = GroupData.of([0.0], [vals], sizes=[P[size_key]])
+        return MeanRule(thr, side, ALPHA), data, [thr], f"{P[size_key]} replicates"
+    return build
+
+
+def _c1_nrate(claims, prof):
+    P = profile(prof, "C1")
+    groups = _sorted_groups(claims["C1"]["details"]["E_out_vs_n"], math.log)
+    xs = [math.log(n) for n in P["n_grid"]]
+    rule, data, trend = _slope(groups, xs, P["control_seeds"], P["slope_max"])
+    return rule, data, trend, f"{len(xs)} n x {P['control_seeds']} seeds"
+
+
+def _c1_prediction(claims, prof):
+    """The agreement rule at the largest T of the prediction design: both Student-t bounds of
+    mean E_out/prediction within 1 +- tol at alpha/(2k) each (k = number of T), the ratio's
+    spread measured on the real runs, its mean put exactly at 1 + tol."""
+    P = profile(prof, "C1")
+    det = claims["C1"]["details"]
+    T = max(det["prediction_design_E_out_vs_T"], key=int)
+    pred = claims["C1"]["subchecks"][2]["per_T"][T]["prediction"]
+    ratios = [e / pred for e in det["prediction_design_E_out_vs_T"][T]]
+    k = len(P["pred_T_grid"])
+    data = GroupData.of([0.0], [ratios], sizes=[P["pred_seeds"]])
+    return (EquivalenceRule(1.0, P["pred_tol"], ALPHA / (2 * k)), data, [1.0 + P["pred_tol"]],
+            f"{P['pred_seeds']} seeds at T = {T}, tolerance {P['pred_tol']}, "
+            f"alpha/(2 x {k}) per side")
+
+
+def _c5_growth(claims, prof):
+    P = profile(prof, "C5")
+    g = max(claims["C5"]["details"]["growth"], key=lambda x: x["K"])
+    groups = [[math.log(v) for v in seeds] for seeds in g["m_star_rf_per_seed"]]
+    lev = max(P["levels"], key=lambda L: L["target"] == g["target"])
+    xs = [math.log(d) for d in lev["d_grid"]]
+    data = _regime(groups, xs, P["seeds"])
+    base = float(np.mean([v for grp in groups for v in grp]))
+    return (SlopeRule(P["exponent_min"], "lower", ALPHA), data,
+            slope_trend(xs, base)(P["exponent_min"]),
+            f"{len(xs)} d x {P['seeds']} seeds ({g['target']}, eps = {g['eps']})")
+
+
+def _bound_rule(cid):
+    """The subcheck 'complexity below the derived bound' at one d: the Student-t upper bound of
+    mean log x* (alpha / number of d) at most log(bound); boundary: the mean on log(bound)."""
+    def build(claims, prof):
+        P = profile(prof, cid)
+        per = claims[cid]["details"]["growth"]["pretrained"]["per_seed"]
+        vals = [math.log(v) for v in per[max(per, key=int)]]
+        k = len(P["d_grid"])
+        data = GroupData.of([0.0], [vals], sizes=[P["seeds"]])
+        return (MeanRule(0.0, "upper", ALPHA / k), data, [0.0],
+                f"{P['seeds']} seeds at one d, alpha/{k}")
+    return build
+
+
+def _c6_scale(claims, prof):
+    P = profile(prof, "C6")
+    data = GroupData.of([0.0], [claims["C6"]["details"]["c_hat"]], sizes=[P["seeds"]])
+    return (EquivalenceRule(1.0, P["scale_tol"], ALPHA), data, [1.0 + P["scale_tol"]],
+            f"{P['seeds']} seeds, tolerance {P['scale_tol']}")
+
+
+def _c6_tol(P):
+    Q = P["pop"]
+    return P["pop_tol_factor"] * one_step_population_error(Q["d"], Q["r"], Q["T"], Q["n"], Q["n"])
+
+
+def _last(per_T):
+    return per_T[max(per_T, key=int)]
+
+
+RULES: tuple[Calibration, ...] = (
+    Calibration("C1 rate: UCB of the slope of mean log E_out vs log T <= -0.1", "C1", _c1_rate),
+    Calibration("C1 n-rate: UCB of the slope of mean log E_out vs log n <= -0.1", "C1",
+                _c1_nrate),
+    Calibration("C1 prediction (a): both Student-t bounds of mean E_out/prediction within "
+                "1 +- tol", "C1", _c1_prediction),
+    Calibration("C1 isotropy: Student-t LCB of the mean isotropy >= tau", "C1",
+                _mean("C1", lambda det: _last(det["isotropy_vs_T"]), "lower",
+                      lambda P: P["iso_tau"], "seeds")),
+    Calibration("C2 d-independence: UCB of the slope of mean log n* vs log d <= 0.25", "C2",
+                _growth("C2")),
+    Calibration("C3 d-independence: UCB of the slope of mean log m* vs log d <= 0.25", "C3",
+                _growth("C3")),
+    Calibration("C2 n* below the derived bound: Student-t UCB of mean log n* <= log bound",
+                "C2", _bound_rule("C2")),
+    Calibration("C3 m* below the derived bound: Student-t UCB of mean log m* <= log bound",
+                "C3", _bound_rule("C3")),
+    Calibration("C5 growth: LCB of the exponent of m*_RF in d >= exponent_min", "C5",
+                _c5_growth),
+    Calibration("C6 scale: both Student-t bounds of the mean c_hat within 1 +- tol", "C6",
+                _c6_scale),
+    Calibration("C6 population error: Student-t UCB of the mean log relative error <= log tol",
+                "C6", _mean("C6", lambda det: [math.log(e) for e in det["population_errors"]],
+                            "upper", lambda P: math.log(_c6_tol(P)), "seeds")),
+)
+
+
+def _binomial_rows(N, rng) -> list[dict]:
+    """The Clopper-Pearson rules of C4, at their boundary (no real data needed: the law is
+    binomial): the single-task rule at p = p_min, and the false-alarm rule of the derived bound
+    at a violation rate exactly delta."""
+    rows = []
+    for prof in ("quick", "full"):
+        P = profile(prof, "C4")
+        K = P["K"]
+        k = rng.binomial(K, P["p_min"], size=N)
+        br = BinomialRule(P["p_min"], ALPHA, K)
+        passes = int(sum(br.passes_k(int(x)) for x in k))
+        rows.append(_row("C4 single task, and the shares of runs whose missed-direction task "
+                         "fails / succeeds: Clopper-Pearson LCB of a share >= p_min", prof,
+                         f"K = {K} task draws", N, passes, exact=br.pass_probability(P["p_min"])))
+        v = rng.binomial(K, 0.05, size=N)
+        alarms = int(sum(clopper_pearson_lower(int(x), K, ALPHA) > 0.05 for x in v))
+        rows.append(_row("C4 derived isotropy bound: Clopper-Pearson LCB of the violation rate "
+                         "> delta (false alarm)", prof, f"K = {K} task draws", N, alarms,
+                         error="false alarm"))
+    return rows
+
+
+def _row(rule, prof, regime, N, k, exact=None, error="false pass", note=""):
+    up = clopper_pearson_upper(k, N, 0.05)
+    out = {"rule": rule, "regime": f"{prof}: {regime}", "alpha": ALPHA, "datasets": N,
+           "false_pass": k / N, "upper95": up, "error": error,
+           "calibrated": up <= TOLERANCE * ALPHA}
+    if exact is not None:
+        out["exact"] = exact
+    if note:
+        out["note"] = note
     return out
 
 
+def calibrate(claims: dict, N: int, seed: int = 0, only=None, progress=lambda m: None) -> dict:
+    """Every rule x regime at its boundary (N synthetic datasets each), and each claim's power
+    at the quick and full designs."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for cal in RULES:
+        if only and not any(o.lower() in cal.name.lower() for o in only):
+            continue
+        for prof in ("quick", "full"):
+            rule, data, trend, regime = cal.build(claims, prof)
+            fp = false_pass(rule, data, trend, N, rng)
+            rows.append(_row(cal.name, prof, regime, N, fp["passes"],
+                             note="" if prof == "quick" else
+                             "variance measured on quick-profile cells, full-profile design"))
+            progress(f"calibrate: {cal.name} [{prof}]: {fp['passes']}/{N} passes "
+                     f"(upper95 {rows[-1]['upper95']:.4f})")
+    if not only or any("c4" in o.lower() for o in only):
+        rows += _binomial_rows(N, rng)
+    return {"rules": rows, "power": _power(claims, min(N, 4000), rng)}
+
+
+def _power(claims, N, rng) -> list[dict]:
+    out = []
+    for cid, build in (("C2", _growth("C2")), ("C3", _growth("C3")), ("C1", _c1_rate)):
+        for prof in ("quick", "full"):
+            rule, data, _, regime = build(claims, prof)
+            lo, hi = (0.0, 3.0) if cid != "C1" else (-2.0, 0.5)
+            base = float(np.mean([v for g in data.values for v in g]))
+            e80 = effect_80(rule, data, slope_trend(data.xs, base), lo, hi, N, rng)
+            alt = ("E_out proportional to T^s (effect: s)" if cid == "C1" else
+                   f"{'n*' if cid == 'C2' else 'm*'} proportional to d^gamma (effect: gamma)")
+            out.append({"claim": cid, "profile": prof, "regime": regime, "alternative": alt,
+                        "effect_80": e80, "datasets": N})
+    for cid in ("C4", "C5", "C6"):
+        rec = claims.get(cid, {}).get("power")
+        if rec:
+            out.append({"claim": cid, "profile": "quick", "regime": "as run",
+                        "alternative": rec["alternative"], "effect_80": rec["effect_80"],
+                        "datasets": rec["datasets"]})
+    return out
+
+
+def _claims_of(path: str, progress) -> dict:
+    from ..reports.load import load_results
+    if not os.path.exists(path):
+        progress(f"calibrate: {path} not found: running the quick profile first (a few minutes)")
+        from ..runner import main_run
+        from types import SimpleNamespace
+        out = os.path.dirname(os.path.abspath(path))
+        main_run(SimpleNamespace(profile="quick", seed=0, device="cpu", out=out, fresh=False,
+                                 only=None, threads=None,
+                                 executor="local", address=None))
+    data = load_results(path, "calibrate")
+    return {c["id"]: c for c in data["claims"]}
+
+
 def main_calibrate(args) -> int:
-    """`mtlcheck calibrate` (rewritten with the calibration issue)."""
-    cal = calibrate(args.datasets)
-    print(json.dumps({"calibration": cal}) if args.json else "\n".join(
-        f"{c['rule']}: {c['passes']}/{c['datasets']}" for c in cal))
-    return 0
+    v = validate("calibrate", repeats=args.datasets, seed=args.seed)
+    if v["repeats"] < 2000:
+        raise ParameterError("datasets", "calibrate", "an int >= 2000 (the calibration's "
+                             "resolution)", args.datasets)
+    progress = lambda m: print(m, file=sys.stderr, flush=True)
+    claims = _claims_of(args.results, progress)
+    missing = [c for c in ("C1", "C2", "C3", "C4", "C5", "C6") if c not in claims]
+    if missing:
+        raise ParameterError("results", "calibrate", "a results.json holding claims C1 to C6",
+                             f"{args.results!r} (lacks {', '.join(missing)})")
+    out = calibrate(claims, v["repeats"], v["seed"], args.only, progress)
+    if args.json:
+        print(json.dumps(out, allow_nan=False))
+    else:
+        from tabulate import tabulate
+        print(tabulate([[r["rule"][:60], r["regime"][:34], r["datasets"],
+                         f"{r['false_pass']:.4f}", f"{r['upper95']:.4f}",
+                         "yes" if r["calibrated"] else "NO"] for r in out["rules"]],
+                       headers=["rule", "regime", "datasets", "false pass", "upper95",
+                                f"<= {TOLERANCE * ALPHA:g}"]))
+        print()
+        print(tabulate([[p["claim"], p.get("profile", ""), p["alternative"], p["effect_80"],
+                         p["datasets"]] for p in out["power"]],
+                       headers=["claim", "profile", "alternative", "effect_80", "datasets"]))
+    return 0 if all(r["calibrated"] for r in out["rules"]) else 1

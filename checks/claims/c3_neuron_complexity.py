@@ -5,7 +5,9 @@ Measured in the population limit of the downstream sample (n -> infinity), where
 what limits the probe: the risk of the best linear probe on the first m learned features,
 averaged over halfspace downstream tasks, is computed exactly from the closed forms
 (arc-cosine Gram, E[y relu(w.x)]: docs/derivations.md sections 2.2, 2.7, 6.3). Rows of one
-pretraining run are exchangeable, so its first m rows are a width-m network.
+pretraining run are exchangeable, so its first m rows are a width-m network. Each seed's m*
+is read off its exact risk curve; the slope of mean log m* against log d gets a one-sided
+Welch-Satterthwaite bound (checks/sweeps.py).
 """
 from __future__ import annotations
 
@@ -14,35 +16,36 @@ import math
 import torch
 
 from ...sim.samplers import generator, sphere
-from ...theory.bounds import width_bound_curve, width_risk_curve
-from ..common import ClaimResult, Timer, derive_seed, finite, negative_control, subcheck
+from ...theory.bounds import width_risk_curve
+from ...theory.tight import width_bound_curve_tight
+from ..common import ClaimResult, Timer, derive_seed, finite, subcheck
 from ..complexity import crossing_status
 from ..executor import Cell
 from ..profiles import ALPHA, profile
-from ..stats import bootstrap_bound
-from ..sweeps import bootstrap_slope, crossing_cis, shared_pretrained, slope_bounds
+from ..stats import mean_bound
+from ..sweeps import (fixed_budget_n, growth_control, growth_fit, growth_power, pretraining,
+                      seed_crossings, weights)
 
 __all__ = ["decide", "pretrain_configs", "run_cell"]
 
 
-def run_cell(P: dict, d: int, s: int, base_seed: int, device: str) -> dict:
-    """One pretraining seed at dimension d: the exact population risk of the best probe on the
-    first m learned rows and on m random features, and the derived width-bound curve."""
-    res, n_pre = shared_pretrained(P, d, s, base_seed, device)
-    W = res.W.double().cpu().numpy()
-    M = res.M.double().cpu().numpy()
+def run_cell(P: dict, d: int, s: int, base_seed: int, pre: dict, pre_fixed: dict) -> dict:
+    """One pretraining seed at dimension d (its pretrain cells, budget grown and fixed): the
+    exact population risk of the best probe on the first m learned rows, on m random features
+    and on the fixed-budget control's rows, and the derived width-bound curve."""
+    W, M = weights(pre)
     rf = sphere(max(P["rf_widths"]), d, generator(derive_seed(base_seed, "C3-rf", d, s)),
                 torch.float64).numpy()
-    return {"E_out": res.metrics()["E_out"], "n_pre": n_pre,
-            "pretrained": width_risk_curve(W, M, P["widths"]),
-            "bound": width_bound_curve(W, M, P["widths"]),
-            "random-features": width_risk_curve(rf, M, P["rf_widths"])}
+    return {"pretrained": width_risk_curve(W, M, P["widths"]),
+            "bound": width_bound_curve_tight(W, M, P["widths"]),
+            "random-features": width_risk_curve(rf, M, P["rf_widths"]),
+            "fixed-budget": width_risk_curve(*weights(pre_fixed), P["widths"])}
 
 
-def _cells(ctx, P):
-    shared = {k: v for k, v in P.items() if k not in ("d_grid", "B")}
+def _cells(ctx, P, pre, pre_fixed):
+    shared = {k: v for k, v in P.items() if k != "d_grid"}
     return [Cell("C3", {"claim": "C3", "d": d, "s": s, "seed": ctx.seed, "device": ctx.device,
-                        **shared}, run_cell, (shared, d, s, ctx.seed, ctx.device))
+                        **shared}, run_cell, (shared, d, s, ctx.seed, pre[d, s], pre_fixed[d, s]))
             for d in P["d_grid"] for s in range(P["seeds"])]
 
 
@@ -52,61 +55,73 @@ def pretrain_configs(P: dict) -> list[dict]:
     return shared(P)
 
 
+def _bound_subcheck(P, cells, fit):
+    """m*(d) below the derived d-free width bound (section 6.2) at every d: the upper confidence
+    bound of the geometric-mean m* (Bonferroni over d) over the largest per-seed bound."""
+    k = len(P["d_grid"])
+    mb, ratios, per_d = {}, [], {}
+    for d in P["d_grid"]:
+        mb[d] = max(crossing_status(P["widths"], c["bound"], P["eps"])[0] for c in cells[d])
+        logs = [math.log(v) if v and v > 0 else math.nan for v in fit["per_seed"][str(d)]]
+        ucb = math.exp(mean_bound(logs, ALPHA / k, "upper")) if all(map(math.isfinite, logs)) \
+            else math.inf
+        ratios.append(ucb / mb[d] if math.isfinite(mb[d]) else math.inf)
+        per_d[str(d)] = {"m_star": fit["geometric_mean"][str(d)], "m_star_ucb": finite(ucb),
+                         "bound": finite(mb[d])}
+    point = max(((fit["geometric_mean"][str(d)] or math.inf) / mb[d]) if math.isfinite(mb[d])
+                else math.inf for d in P["d_grid"])
+    return subcheck("m*(d) below the derived d-free width bound (section 6.5) at every d (max over d of "
+                    "UCB(m*)/bound)", point, max(ratios), 1.0, "upper", ALPHA,
+                    "Student t on per-seed log m*, Bonferroni over d", per_d=per_d), mb
+
+
 def decide(ctx) -> ClaimResult:
     P = profile(ctx.profile, "C3")
-    gen = torch.Generator().manual_seed(derive_seed(ctx.seed, "C3", "bootstrap"))
     with Timer() as tm:
-        values = iter(ctx.run("C3", _cells(ctx, P)))
+        pre = pretraining(ctx, P)
+        pre_fixed = pretraining(ctx, P, fixed_budget=True)
+        values = iter(ctx.run("C3", _cells(ctx, P, pre, pre_fixed)))
         cells = {d: [next(values) for _ in range(P["seeds"])] for d in P["d_grid"]}
         for d in P["d_grid"]:
             ctx.progress(f"C3 d={d}: population risk at m={P['widths'][4]}: "
                          f"{sum(c['pretrained'][4] for c in cells[d]) / len(cells[d]):.4f}")
-        # one cluster per pretraining seed, holding its single (exact) risk curve
-        curves = {name: {d: [[c[name]] for c in cells[d]] for d in cells}
-                  for name in ("pretrained", "random-features")}
-        boot = bootstrap_slope(P["widths"], curves["pretrained"], P["eps"], P["B"], gen)
-        lcb, ucb = slope_bounds(boot, ALPHA)
-        # derived d-free bound (section 6.2, E_out form): the smallest m whose bound <= eps,
-        # per pretraining run; m*(d) of the pooled curve must not exceed the largest of them
-        mb = {d: max(crossing_status(P["widths"], c["bound"], P["eps"])[0] for c in cells[d])
-              for d in cells}
-
-        def ratio(a, b):
-            return math.inf if not math.isfinite(b) else a / b
-
-        worst = max(ratio(bootstrap_bound(boot["crossing_replicates"][d], ALPHA / len(cells), "upper"),
-                          mb[d]) for d in cells)
-        subs = [subcheck("m*(d) below the derived d-free width bound at every d (max over d of "
-                         "UCB(m*)/bound)", max(ratio(boot["crossing"][d], mb[d]) for d in cells),
-                         worst, 1.0, "upper", ALPHA, "percentile bootstrap, Bonferroni over d",
-                         per_d={str(d): {"m_star": finite(boot["crossing"][d]),
-                                         "bound": finite(mb[d])} for d in cells})]
-        nboot = bootstrap_slope(P["rf_widths"], curves["random-features"], P["eps"], P["B"], gen)
-        nl, nu = slope_bounds(nboot, ALPHA)
-    nc = negative_control(
-        "the d-independence rule (UCB of the slope of log m* vs log d <= slope_max) on random "
-        "features (W at its initialisation), whose width must grow with d", not (nu <= P["slope_max"]),
-        statistic=finite(nboot["slope"]), confidence_bound=finite(nu),
-        m_star={str(d): finite(v) for d, v in nboot["crossing"].items()})
+        grids = {"pretrained": P["widths"], "random-features": P["rf_widths"],
+                 "fixed-budget": P["widths"]}
+        fits = {}
+        for name, grid in grids.items():
+            per_d, cens = {}, {}
+            for d in P["d_grid"]:
+                per_d[d], cens[d] = seed_crossings(grid, [c[name] for c in cells[d]], P["eps"])
+            fits[name] = growth_fit(per_d, cens, ALPHA, P["slope_max"])
+        main = fits["pretrained"]
+        sub, mb = _bound_subcheck(P, cells, main)
+        controls = [
+            growth_control("random features", "the d-independence rule on random features (W at "
+                           "its initialisation), whose width grows like d", fits["random-features"]),
+            growth_control("fixed pretraining budget",
+                           f"the rule on features pretrained with n1 = n2 = {fixed_budget_n(P)} "
+                           "at every d (not grown with d: E_out and m* rise with d)",
+                           fits["fixed-budget"])]
+        power = growth_power(main, (min(P["widths"]), max(P["widths"])), ALPHA,
+                             P["power_datasets"], derive_seed(ctx.seed, "C3", "power"))
     details = {
-        "widths": P["widths"], "rf_widths": P["rf_widths"],
-        "m_star": {name: {str(d): finite(v) for d, v in b["crossing"].items()}
-                   for name, b in (("pretrained", boot), ("random-features", nboot))},
-        "m_star_ci": {name: crossing_cis(b, ALPHA) for name, b in (("pretrained", boot),
-                                                                    ("random-features", nboot))},
-        "censored": {name: {str(d): c for d, c in b["censored"].items()}
-                     for name, b in (("pretrained", boot), ("random-features", nboot))},
+        "widths": P["widths"], "rf_widths": P["rf_widths"], "growth": fits,
+        "m_star": {name: f["geometric_mean"] for name, f in fits.items()},
+        "m_star_ci": {name: f["interval"] for name, f in fits.items()},
         "m_star_bound": {str(d): finite(v) for d, v in mb.items()},
-        "mean_risk": {name: {str(d): torch.tensor([c[0] for c in curves[name][d]]).mean(0).tolist()
-                             for d in cells} for name in curves},
-        "E_out": {str(d): [c["E_out"] for c in cells[d]] for d in cells},
-        "slope_ci": [finite(lcb), finite(ucb)],
+        "mean_risk": {name: {str(d): torch.tensor([c[name] for c in cells[d]]).mean(0).tolist()
+                             for d in P["d_grid"]} for name in grids},
+        "E_out": {str(d): [pre[d, s]["E_out"] for s in range(P["seeds"])] for d in P["d_grid"]},
+        "n_fixed_budget": fixed_budget_n(P),
+        "slope_ci": [finite(main["lcb"]), finite(main["ucb"])],
     }
     return ClaimResult(
-        id="C3", parameters=dict(P), statistic_name="slope of log m* vs log d",
-        statistic=boot["slope"], confidence_bound=ucb, side="upper", alpha=ALPHA,
-        method="percentile bootstrap over pretraining seeds", bound=P["slope_max"],
-        bound_provenance="derived here: docs/derivations.md section 6.2 (d-free width bound)",
-        negative_control=nc, subchecks=subs,
-        seeds=[derive_seed(ctx.seed, "pretrain", d, s) for d in cells for s in range(P["seeds"])],
+        id="C3", parameters=dict(P), statistic_name="slope of mean log m* vs log d",
+        statistic=main["slope"], confidence_bound=main["ucb"], side="upper", alpha=ALPHA,
+        method="per-seed m*, Welch-Satterthwaite t bound on the slope of the group means",
+        bound=P["slope_max"],
+        bound_provenance="derived here: docs/derivations.md section 6.5 (d-free width bound)",
+        controls=controls, subchecks=[sub], power=power,
+        seeds=[derive_seed(ctx.seed, "pretrain", d, s) for d in P["d_grid"]
+               for s in range(P["seeds"])],
         device=ctx.device, wall_s=tm.s, details=details)

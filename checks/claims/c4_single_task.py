@@ -5,24 +5,32 @@ fewer representation samples (n2 = n1 per task against n2 for the single task)."
 from __future__ import annotations
 
 import torch
+from scipy.optimize import brentq
 
 from ...sim.probes import FeatureMap, probe_curve
 from ...sim.samplers import Target, generator
-from ...theory.bounds import single_task_isotropy_bound
-from ..common import ClaimResult, Timer, derive_seed, negative_control, subcheck
+from ...theory.tight import single_task_isotropy_tight
+from ..calibration import BinomialRule, PowerRecord
+from ..common import ClaimResult, Timer, derive_seed, negative_control_record, subcheck
 from ..executor import Cell
 from ..profiles import ALPHA, profile
-from ..stats import clopper_pearson_lower, clopper_pearson_upper, mean_bound
+from ..stats import clopper_pearson_lower, mean_bound
 from ..sweeps import pretrained
 
 __all__ = ["decide", "pretrain_configs", "rule", "run_cell"]
 
 
+def _design(P: dict, kind: str) -> tuple[int, int]:
+    """(T, n2) of a kind of run: one task with the representation budget n2; many tasks with
+    n2 = n1 per task; a few tasks (the near-boundary control) with n2 per task."""
+    return {"single": (1, P["n2"]), "multi": (P["multi_T"], P["n1"]),
+            "few": (P["few_T"], P["n2"])}[kind]
+
+
 def run_cell(P: dict, kind: str, k: int, base_seed: int, device: str) -> dict:
-    """One single-task or multi-task run: isotropy, spectrum, E_out, and the 0-1 error of a
-    downstream task along the least-learned direction of span(M)."""
-    T = 1 if kind == "single" else P["multi_T"]
-    n2 = P["n2"] if kind == "single" else P["n1"]
+    """One run of a kind: isotropy, spectrum, E_out, and the 0-1 error of a downstream task
+    along the least-learned direction of span(M)."""
+    T, n2 = _design(P, kind)
     res = pretrained(device, P["d"], P["r"], T, P["n1"], n2, P["m"],
                      derive_seed(base_seed, "C4", kind, k))
     WM = (res.W.double() @ res.M.double())
@@ -37,9 +45,11 @@ def run_cell(P: dict, kind: str, k: int, base_seed: int, device: str) -> dict:
             "E_out": met["E_out"], "spectrum": met["spectrum"]}
 
 
+KINDS = ("single", "multi", "few")
+
+
 def _cells(ctx, P, kind):
-    T = 1 if kind == "single" else P["multi_T"]
-    n2 = P["n2"] if kind == "single" else P["n1"]
+    T, n2 = _design(P, kind)
     shared = {x: v for x, v in P.items() if x != "K"}
     return [Cell("C4", {"claim": "C4", "kind": kind, "k": k, "T": T, "n2": n2, "seed": ctx.seed,
                         "device": ctx.device, **shared},
@@ -47,65 +57,88 @@ def _cells(ctx, P, kind):
 
 
 def rule(iso, P, alpha):
-    """Fraction of runs with isotropy below tau, and its Clopper-Pearson lower bound."""
+    """Fraction of runs with isotropy below tau, its Clopper-Pearson lower bound, and whether
+    the rule passes (lower bound >= p_min)."""
     k = sum(1 for v in iso if v < P["tau"])
-    return k / len(iso), clopper_pearson_lower(k, len(iso), alpha)
+    lcb = clopper_pearson_lower(k, len(iso), alpha)
+    return k / len(iso), lcb, lcb >= P["p_min"]
 
 
 def pretrain_configs(P: dict) -> list[dict]:
     """The pretraining runs of this claim (for the memory check before a run)."""
-    return [dict(d=P["d"], r=P["r"], T=1, n1=P["n1"], n2=P["n2"], m=P["m"]),
-            dict(d=P["d"], r=P["r"], T=P["multi_T"], n1=P["n1"], n2=P["n1"], m=P["m"])]
+    return [dict(d=P["d"], r=P["r"], T=T, n1=P["n1"], n2=n2, m=P["m"])
+            for T, n2 in (_design(P, kind) for kind in KINDS)]
+
+
+def _share_subcheck(name, errs, P, succeed: bool):
+    """The share of runs whose missed-direction 0-1 error is <= err_ok (succeed) or >= err_fail
+    (fail): its Clopper-Pearson lower bound must reach p_min (exact binomial)."""
+    k = sum(1 for e in errs if (e <= P["err_ok"] if succeed else e >= P["err_fail"]))
+    return subcheck(name, k / len(errs), clopper_pearson_lower(k, len(errs), ALPHA), P["p_min"],
+                    "lower", ALPHA, "Clopper-Pearson (exact binomial)",
+                    mean_error=sum(errs) / len(errs))
+
+
+def _subchecks(P, single, multi):
+    serr = [c["missed_err01"] for c in single]
+    merr = [c["missed_err01"] for c in multi]
+    subs = [
+        _share_subcheck("share of single-task runs where a downstream task along the "
+                        "least-learned direction fails (0-1 error >= err_fail)", serr, P, False),
+        _share_subcheck("share of multi-task runs where that downstream task succeeds (0-1 "
+                        "error <= err_ok)", merr, P, True),
+    ]
+    # the derived single-task bound (section 7) must hold in at least 1 - delta of the runs
+    delta = 0.05
+    bnd = single_task_isotropy_tight(P["r"], P["n2"], delta)
+    viol = sum(1 for c in single if not c["isotropy"] <= bnd)          # NaN is a violation
+    subs.append(subcheck(f"fraction of single-task runs above the derived isotropy bound "
+                         f"{bnd:.3g} (delta = {delta})", viol / len(single),
+                         clopper_pearson_lower(viol, len(single), ALPHA), delta, "upper",
+                         ALPHA, "Clopper-Pearson lower bound of the violation rate",
+                         error="false alarm"))
+    return subs, bnd
+
+
+def _power(P) -> dict:
+    """The smallest true share q of isotropic single-task runs (isotropy >= tau) that the rule
+    detects (fails) with probability 0.8: exact binomial sums, bisection over q."""
+    br = BinomialRule(P["p_min"], ALPHA, P["K"])
+    q = brentq(lambda x: (1 - br.pass_probability(1 - x)) - 0.8, 0.0, 1.0, xtol=1e-10)
+    return PowerRecord("a share q of single-task runs is isotropic (effect: q; the claim needs "
+                       f"q <= {1 - P['p_min']:.2g})", q, P["K"],
+                       "exact binomial probabilities of the Clopper-Pearson rule").record()
 
 
 def decide(ctx) -> ClaimResult:
     P = profile(ctx.profile, "C4")
     with Timer() as tm:
-        runs = ctx.run("C4", _cells(ctx, P, "single") + _cells(ctx, P, "multi"))
-        single, multi = runs[:P["K"]], runs[P["K"]:]
-        frac, lcb = rule([c["isotropy"] for c in single], P, ALPHA)
-        mfrac, mlcb = rule([c["isotropy"] for c in multi], P, ALPHA)
-        mk = sum(1 for c in multi if c["isotropy"] < P["tau"])
-        serr = [c["missed_err01"] for c in single]
-        merr = [c["missed_err01"] for c in multi]
-        subs = [
-            subcheck("0-1 error of a downstream task along the least-learned direction, single "
-                     "task (mean; fails: >= err_fail)", sum(serr) / len(serr),
-                     mean_bound(serr, ALPHA, "lower"), P["err_fail"], "lower", ALPHA,
-                     "Student t over task draws"),
-            subcheck("fraction of multi-task runs with isotropy < tau", mk / len(multi),
-                     clopper_pearson_upper(mk, len(multi), ALPHA), 1 - P["p_min"], "upper", ALPHA,
-                     "Clopper-Pearson"),
-            subcheck("0-1 error along the least-learned direction, multi-task (mean; succeeds: "
-                     "<= err_ok)", sum(merr) / len(merr), mean_bound(merr, ALPHA, "upper"),
-                     P["err_ok"], "upper", ALPHA, "Student t over task draws"),
-        ]
-        # the derived single-task bound (section 7) must hold in at least 1 - delta of the runs
-        delta = 0.05
-        bnd = single_task_isotropy_bound(P["r"], P["n2"], delta)
-        viol = sum(1 for c in single if not c["isotropy"] <= bnd)          # NaN is a violation
-        subs.append(subcheck(f"fraction of single-task runs above the derived isotropy bound "
-                             f"{bnd:.3g} (delta = {delta})", viol / len(single),
-                             clopper_pearson_lower(viol, len(single), ALPHA), delta, "upper",
-                             ALPHA, "Clopper-Pearson lower bound of the violation rate",
-                             error="false alarm"))
-    nc = negative_control(
-        "the single-task rule (Clopper-Pearson lower bound of the fraction of runs with isotropy "
-        "< tau >= p_min) applied to multi-task runs", not (mlcb >= P["p_min"]),
-        statistic=mfrac, confidence_bound=mlcb)
+        cells = [c for kind in KINDS for c in _cells(ctx, P, kind)]
+        runs = ctx.run("C4", cells)
+        by = {kind: runs[i * P["K"]:(i + 1) * P["K"]] for i, kind in enumerate(KINDS)}
+        frac, lcb, _ = rule([c["isotropy"] for c in by["single"]], P, ALPHA)
+        subs, bnd = _subchecks(P, by["single"], by["multi"])
+        controls = []
+        for kind, name, text in (
+                ("multi", "many tasks", f"the single-task rule applied to runs with "
+                 f"T = {P['multi_T']} tasks"),
+                ("few", "a few tasks (near the boundary)",
+                 f"the single-task rule applied to runs with T = {P['few_T']} tasks, just over "
+                 f"r = {P['r']}: most runs still miss a direction, but fewer than p_min")):
+            f, b, passes = rule([c["isotropy"] for c in by[kind]], P, ALPHA)
+            controls.append(negative_control_record(name, text, f, b, rejected=not passes))
     return ClaimResult(
         id="C4", parameters=dict(P),
         statistic_name=f"fraction of single-task runs with isotropy < {P['tau']}",
         statistic=frac, confidence_bound=lcb, side="lower", alpha=ALPHA,
         method="Clopper-Pearson (exact binomial)", bound=P["p_min"],
         bound_provenance="derived here: docs/derivations.md section 7 (single-task isotropy)",
-        negative_control=nc, subchecks=subs,
-        seeds=[derive_seed(ctx.seed, "C4", kind, k) for kind in ("single", "multi")
-               for k in range(P["K"])],
+        controls=controls, subchecks=subs, power=_power(P),
+        seeds=[derive_seed(ctx.seed, "C4", kind, k) for kind in KINDS for k in range(P["K"])],
         device=ctx.device, wall_s=tm.s,
-        details={"single_isotropy": [c["isotropy"] for c in single],
-                 "multi_isotropy": [c["isotropy"] for c in multi],
-                 "single_missed_err01": serr, "multi_missed_err01": merr,
-                 "single_spectrum": [c["spectrum"] for c in single],
-                 "multi_spectrum": [c["spectrum"] for c in multi],
+        details={**{f"{kind}_isotropy": [c["isotropy"] for c in by[kind]] for kind in KINDS},
+                 "single_missed_err01": [c["missed_err01"] for c in by["single"]],
+                 "multi_missed_err01": [c["missed_err01"] for c in by["multi"]],
+                 "single_spectrum": [c["spectrum"] for c in by["single"]],
+                 "multi_spectrum": [c["spectrum"] for c in by["multi"]],
                  "derived_single_task_isotropy_bound_delta_0.05": bnd})

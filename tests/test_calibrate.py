@@ -1,0 +1,53 @@
+"""Calibration and power (mtlcheck calibrate): every decision rule, in every regime a profile
+uses, passes at its boundary no more often than its alpha allows, on synthetic data fitted to a
+real quick run's cells; results.json carries each claim's power and at least two negative
+controls, each rejected with a finite statistic."""
+import json
+import math
+import pathlib
+import subprocess
+import sys
+
+from mtlcheck.qa.calibrate import RULES
+
+MT = [sys.executable, "-m", "mtlcheck"]
+
+
+def test_every_rule_is_calibrated_at_its_boundary(quick_run):
+    results = pathlib.Path(quick_run) / "results.json"
+    p = subprocess.run(MT + ["calibrate", "--results", str(results), "--datasets", "10000",
+                             "--json"], capture_output=True, text=True, timeout=900)
+    assert p.returncode in (0, 1), p.stderr[-2000:]
+    out = json.loads(p.stdout)
+    rows = out["rules"]
+    regimes = {(r["rule"], r["regime"].split(":")[0]) for r in rows}
+    for cal in RULES:                       # every rule, in both profiles' regimes
+        assert {(cal.name, "quick"), (cal.name, "full")} <= regimes, cal.name
+    for r in rows:
+        assert r["datasets"] >= 2000
+        assert r["upper95"] <= 0.0625, r
+    assert p.returncode == 0
+    claims = {q["claim"] for q in out["power"]}
+    assert {"C1", "C2", "C3", "C4", "C5", "C6"} <= claims
+
+
+def test_results_carry_power_and_rejected_controls(quick_run):
+    doc = json.loads((pathlib.Path(quick_run) / "results.json").read_text())
+    by = {c["id"]: c for c in doc["claims"]}
+    assert sorted(by) == ["C1", "C2", "C3", "C4", "C5", "C6"]
+    for c in by.values():
+        assert c["power"] and {"alternative", "effect_80", "datasets", "method"} <= set(c["power"])
+        assert len(c["negative_controls"]) >= 2, c["id"]
+        for ctl in c["negative_controls"]:
+            assert ctl["verdict"] == "rejected", (c["id"], ctl)
+            assert math.isfinite(ctl["statistic"]) and math.isfinite(ctl["confidence_bound"])
+    # the quick profile's targets: gamma = 0.5 detected for C2 and C3, a 5% constant for C6
+    assert by["C2"]["power"]["effect_80"] <= 0.5 and by["C3"]["power"]["effect_80"] <= 0.5
+    assert by["C6"]["power"]["effect_80"] <= 0.05
+
+
+def test_calibrate_refuses_too_few_datasets(quick_run):
+    p = subprocess.run(MT + ["calibrate", "--datasets", "100", "--results",
+                             str(pathlib.Path(quick_run) / "results.json")],
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "The 'datasets' parameter of calibrate" in p.stderr
