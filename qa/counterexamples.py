@@ -21,10 +21,11 @@ from hypothesis.errors import NoSuchExample
 
 from ..sim.pretrain import PretrainConfig, pretrain
 from ..sim.samplers import generator, haar, sphere
-from ..theory.bounds import (e_out_hp_bound, rf_risk_lower_bound, single_task_isotropy_bound,
-                             width_risk_curve)
+from ..theory.bounds import rf_risk_lower_bound, width_risk_curve
+from ..theory.tight import e_out_hp_bound_tight, single_task_isotropy_tight
 from ..theory.model import Algorithm, ReferenceModel
 from ..theory.params import validate
+from .boundaudit import hypothesis_scratch
 
 __all__ = ["BOUNDS", "WRONG", "search", "main_counterexamples"]
 
@@ -61,12 +62,12 @@ def _runs(c, metric):
 
 
 def _isotropy_violated(c, scale=1.0):
-    b = scale * single_task_isotropy_bound(c["r"], c["n2"], DELTA)
+    b = scale * single_task_isotropy_tight(c["r"], c["n2"], DELTA)
     return sum(v > b for v in _runs(c, "isotropy")) >= 2
 
 
 def _e_out_violated(c):
-    b = e_out_hp_bound(c["d"], c["r"], c["T"], c["n1"], c["n2"], c["m"], DELTA)
+    b = e_out_hp_bound_tight(c["d"], c["r"], c["T"], c["n1"], c["n2"], c["m"], DELTA)
     return b < 1 and sum(v > b for v in _runs(c, "E_out")) >= 2
 
 
@@ -104,7 +105,8 @@ def search(bound: Bound, examples: int | None = None) -> dict:
     s = settings(max_examples=examples, derandomize=True, database=None, deadline=None,
                  suppress_health_check=list(HealthCheck))
     try:
-        found = find(_configs(bound.region), bound.violated, settings=s)
+        with hypothesis_scratch():        # Hypothesis writes nothing into the working folder
+            found = find(_configs(bound.region), bound.violated, settings=s)
     except NoSuchExample:
         return {"bound": bound.name, "section": bound.section, "counterexample": None,
                 "examples": examples}

@@ -1,10 +1,13 @@
 """The constants audit, pure part (no torch): audit rows, the comparison rules, the lemma and
-structural-fact sections, and the table. sim/audit.py runs the simulations that feed it.
+structural-fact sections, and the table. qa/audit.py runs the simulations that feed it.
 
-For every constant of a derived result the audit reports the value the proof gives, the
-smallest value consistent with simulation (a one-sided confidence bound), and the slack ratio
-proof / simulation. A proof constant below what simulation requires is a VIOLATION: a bug in
-the proof or in the code; the row then names the configuration that violates it.
+For every derived result the audit reports the value the proof gives, the value simulation
+needs (a quantile, a mean or an exact value, with a confidence interval), the slack ratio
+proof / simulation and, for the bounds with a multi-step proof, the slack of every step
+(theory/tight.py: ``step_slacks``). Status: 'VIOLATION' when simulation needs more than the
+proof allows (a bug in the proof or in the code; the row names the configuration), 'VACUOUS'
+when the bound says nothing (an upper bound on E_out of 1, a lower bound of 0), 'LOOSE' when the
+slack exceeds SLACK_MAX (the steps say where it is lost), 'ok' otherwise.
 """
 from __future__ import annotations
 
@@ -13,7 +16,11 @@ from dataclasses import asdict, dataclass, field
 
 from .lemmas import check_lemmas, structural_facts
 
-__all__ = ["AuditRow", "exact_constant_row", "upper_constant_row", "theory_sections", "table"]
+__all__ = ["AuditRow", "SLACK_MAX", "exact_constant_row", "upper_constant_row",
+           "lower_constant_row", "theory_sections", "table"]
+
+#: a derived bound farther than this from what simulation needs is marked LOOSE
+SLACK_MAX = 10.0
 
 
 @dataclass
@@ -23,21 +30,40 @@ class AuditRow:
     kind: str                    # 'exact' (an identity) | 'upper' (an upper bound) | 'lower'
     proof: float
     simulated: float             # point estimate
-    consistent: float            # smallest (for 'upper') value consistent with simulation
+    consistent: float            # the end of the interval least favourable to the proof
     ci: tuple[float, float]
-    slack: float                 # proof / simulated
-    status: str                  # 'ok' | 'VIOLATION'
+    slack: float                 # proof / simulated (upper), simulated / proof (lower)
+    status: str                  # 'ok' | 'VIOLATION' | 'VACUOUS' | 'LOOSE'
     config: dict = field(default_factory=dict)
     note: str = ""
+    steps: list = field(default_factory=list)     # [{"name", "slack"}]: per inequality
 
     def record(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out["ci"] = list(self.ci)
+        for k in ("proof", "simulated", "consistent", "slack"):
+            if isinstance(out[k], float) and not math.isfinite(out[k]):
+                out[k] = None
+        out["ci"] = [None if isinstance(x, float) and not math.isfinite(x) else x
+                     for x in out["ci"]]
+        out["steps"] = [{"name": s["name"], "slack": s["slack"]
+                         if s["slack"] is None or math.isfinite(s["slack"]) else None}
+                        for s in self.steps]
+        return out
 
 
 def _ratio(a: float, b: float) -> float:
     if b == 0:
         return math.inf if a > 0 else 1.0
     return a / b
+
+
+def _status(violated: bool, vacuous: bool, slack: float) -> str:
+    if violated:
+        return "VIOLATION"
+    if vacuous:
+        return "VACUOUS"
+    return "LOOSE" if not slack <= SLACK_MAX else "ok"
 
 
 def exact_constant_row(name: str, section: str, proof: float, est: float, se: float, z: float,
@@ -51,21 +77,24 @@ def exact_constant_row(name: str, section: str, proof: float, est: float, se: fl
 
 
 def upper_constant_row(name: str, section: str, proof: float, needed: float, needed_lcb: float,
-                       needed_ucb: float, config: dict, note: str = "") -> AuditRow:
-    """An upper-bound constant: simulation needs at least ``needed`` (with a confidence interval
-    [needed_lcb, needed_ucb]); the proof violates it when proof < needed_lcb."""
-    ok = proof >= needed_lcb
+                       needed_ucb: float, config: dict, note: str = "", steps=(),
+                       vacuous: bool = False) -> AuditRow:
+    """An upper bound: simulation needs at least ``needed`` (with a confidence interval
+    [needed_lcb, needed_ucb]); violated when proof < needed_lcb."""
+    slack = _ratio(proof, needed)
     return AuditRow(name, section, "upper", proof, needed, needed_lcb, (needed_lcb, needed_ucb),
-                    _ratio(proof, needed), "ok" if ok else "VIOLATION", config, note)
+                    slack, _status(proof < needed_lcb, vacuous, slack), config, note,
+                    list(steps))
 
 
 def lower_constant_row(name: str, section: str, proof: float, actual: float, config: dict,
-                       note: str = "") -> AuditRow:
-    """A lower bound compared with an exactly computed value: violated when proof > actual."""
-    ok = proof <= actual + 1e-9
-    return AuditRow(name, section, "lower", proof, actual, actual, (actual, actual),
-                    _ratio(actual, proof) if proof > 0 else math.inf, "ok" if ok else "VIOLATION",
-                    config, note)
+                       note: str = "", actual_ci: tuple | None = None, steps=()) -> AuditRow:
+    """A lower bound compared with a value (exact, or with an interval): violated when the
+    proof exceeds the value's upper end; a bound of 0 (or less) is vacuous."""
+    lo, hi = actual_ci if actual_ci else (actual, actual)
+    slack = _ratio(actual, proof) if proof > 0 else math.inf
+    return AuditRow(name, section, "lower", proof, actual, hi, (lo, hi), slack,
+                    _status(proof > hi + 1e-9, proof <= 0, slack), config, note, list(steps))
 
 
 def theory_sections(max_boxes: int = 20000) -> dict:
