@@ -79,9 +79,12 @@ def free_cores(window_s: float = 0.3) -> int:
 
 
 def set_threads(n: int) -> int:
-    """Set torch's intra-op threads (and the BLAS pools through the environment of workers)."""
+    """Set the intra-op threads of torch and of the BLAS pools that numpy and scipy use
+    (threadpoolctl), for the rest of the process."""
     import torch
+    from threadpoolctl import threadpool_limits
     torch.set_num_threads(int(n))
+    threadpool_limits(limits=int(n))
     return torch.get_num_threads()
 
 
@@ -128,6 +131,8 @@ class RayExecutor:
         self.address = address
         self.cpus = cpus_per_task
         self.gpus = gpus_per_task
+        if address and address != "auto":
+            _reachable(address, where)          # fail in a second, not after Ray's retries
         try:
             if not ray.is_initialized():
                 ray.init(address=address, include_dashboard=False, log_to_driver=False,
@@ -160,6 +165,20 @@ class RayExecutor:
         return {"executor": "ray", "address": self.address, "cpus_per_task": self.cpus,
                 "gpus_per_task": self.gpus, "cluster_cpus": res.get("CPU"),
                 "cluster_gpus": res.get("GPU", 0)}
+
+
+def _reachable(address: str, where: str) -> None:
+    """A HOST:PORT that accepts a TCP connection within 5 s, else a one-line ParameterError."""
+    import socket
+    host, _, port = address.rpartition(":")
+    what = "the HOST:PORT of a running Ray cluster (ray start --head prints it)"
+    if not host or not port.isdigit():
+        raise ParameterError("address", where, what, address)
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        raise ParameterError("address", where, what, Described(
+            f"{address!r} (no answer: {e.strerror or e.__class__.__name__})")) from None
 
 
 def make_executor(name: str, address: str | None = None, threads: int | None = None,
