@@ -29,6 +29,7 @@ from ..sim import probes as PR
 from ..sim.samplers import TaskSet
 from ..theory import bounds as B
 from ..theory import derive as D
+from ..theory import symbols as S
 from ..theory.params import ParameterError, validate
 
 __all__ = ["MUTANTS", "apply", "run_mutant", "main_mutants"]
@@ -79,7 +80,8 @@ def _reuse_samples():
 
     def reuse(tasks, M, n1, n2, gen):
         X1, y1, _, _ = orig(tasks, M, n1, n2, gen)
-        return X1, y1, X1[:, :n2], y1[:, :n2]
+        idx = torch.arange(n2, device=X1.device) % n1     # the head step's samples, cycled
+        return X1, y1, X1[:, idx], y1[:, idx]
 
     return [_set(PT, "sample_split", reuse)]
 
@@ -87,8 +89,8 @@ def _reuse_samples():
 def _closed_form_factor():
     orig = D.coefficients()
     wrong = dict(orig, k_ind=2 * orig["k_ind"])      # E[y 1{w.x>0} x] off by a factor 2
-    return [_set(D, "coefficients", lambda: wrong),
-            _set(B, "derived_constants", _wrap_constants(B.derived_constants, k_ind=wrong["k_ind"]))]
+    constants = _wrap_constants(B.derived_constants, k_ind=wrong["k_ind"])   # before patching D
+    return [_set(D, "coefficients", lambda: wrong), _set(B, "derived_constants", constants)]
 
 
 def _wrap_constants(fn, **over):
@@ -114,12 +116,34 @@ def _peeking_probe():
     return [_set(PR, "fit_and_score", peeking)]
 
 
+def _prediction_slip():
+    # an O(r/d) slip in a derived formula: (d - r) replaced by d in S_out (section 4.4)
+    orig = B.energy_terms
+
+    def slipped():
+        A, S_in, S_out = orig()
+        return A, S_in, S_out * S.d / (S.d - S.r)
+
+    return [_set(B, "energy_terms", slipped)]
+
+
+def _scale_error():
+    # the representation step 10% too large: invisible to every scale-free metric
+    orig = PT.run_round
+
+    def scaled(*a, **kw):
+        A, G = orig(*a, **kw)
+        return A, 1.1 * G
+
+    return [_set(PT, "run_round", scaled)]
+
+
 MUTANTS: dict[str, Mutant] = {m.name: m for m in (
     Mutant("skip-head-step", "the head step is skipped: heads stay at their initialisation 0",
            ("C1", "C6"), _skip_head_step),
     Mutant("shared-labels", "one set of labels shared by all tasks (every task is the same task)",
            ("C1",), _shared_labels),
-    Mutant("drop-relu", "the ReLU is dropped: sigma(t) = t, sigma'(t) = 1", ("C5", "C6"), _drop_relu),
+    Mutant("drop-relu", "the ReLU is dropped: sigma(t) = t, sigma'(t) = 1", ("C6",), _drop_relu),
     Mutant("reuse-samples", "the representation step reuses the head step's samples",
            ("C1",), _reuse_samples),
     Mutant("closed-form-factor", "a wrong factor in a closed form: E[y 1{w.x>0} x] = 2 u/sqrt(2 pi)",
@@ -128,6 +152,10 @@ MUTANTS: dict[str, Mutant] = {m.name: m for m in (
            "instead of 1/2 (sections 4, 7)", ("C1", "C4"), _bound_constant),
     Mutant("peeking-probe", "the probe peeks at test data: it is fitted on train + test samples",
            ("C2",), _peeking_probe),
+    Mutant("prediction-slip", "an O(r/d) slip in derived prediction (a): d in place of d - r in "
+           "S_out (section 4.4)", ("C1",), _prediction_slip),
+    Mutant("scale-error", "the representation step 10% too large (W1 = 1.1 x the gradient step)",
+           ("C6",), _scale_error),
 )}
 
 
@@ -141,8 +169,19 @@ def apply(name: str):
     def restore():
         for obj, attr, old in reversed(undo):
             setattr(obj, attr, old)
+        _clear_theory_caches()
 
     return restore
+
+
+def _clear_theory_caches() -> None:
+    """Forget every memoised closed form of theory/: a value computed while a mutant was applied
+    must not survive it (the harness runs mutants in their own processes; this protects callers
+    that apply and undo one in process)."""
+    for mod in (D, B):
+        for obj in vars(mod).values():
+            if callable(getattr(obj, "cache_clear", None)):
+                obj.cache_clear()
 
 
 def run_mutant(name: str, profile: str = "quick", seed: int = 0, timeout: float = 900) -> dict:

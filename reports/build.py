@@ -1,40 +1,37 @@
-"""report.tex: a standalone article that \\input's the tables and the macros and includes the
-figures; compiled to report.pdf where latexmk or pdflatex exists."""
+"""report.tex from its template (reports/templates/, string.Template with the delimiter @) and
+the generated tables, macros and figures; compiled to report.pdf where latexmk or pdflatex
+exists."""
 from __future__ import annotations
 
 import os
 import shutil
+import string
 import subprocess
+from importlib import resources
 
 from . import figures as F
 from . import tables as TB
+from .records import Claim, Results
 
-PREAMBLE = r"""\documentclass[10pt]{article}
-\usepackage[utf8]{inputenc}
-\usepackage[margin=2cm]{geometry}
-\usepackage{booktabs}
-\usepackage{graphicx}
-\usepackage{amsmath}
-\usepackage{float}
-\usepackage{array}
-\newcolumntype{P}[1]{>{\raggedright\arraybackslash}p{#1}}
-\sloppy
-\input{macros.tex}
-"""
+__all__ = ["write", "compile_pdf"]
+
+ALGORITHM = {"one-step": "the one-step variant of the alternating algorithm (one head step from "
+                         "zero, then one representation step with weight decay "
+                         "$1/\\eta_W$)"}
 
 
-def _esc(s: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"),
-                 ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"),
-                 ("^", r"\textasciicircum{}"), ("|", r"\textbar{}"), ("<", r"\textless{}"),
-                 (">", r"\textgreater{}")):
-        s = s.replace(a, b)
-    return s
+class _Tex(string.Template):
+    delimiter = "@"
 
 
-def _table(name, caption):
+def _template(name: str) -> _Tex:
+    return _Tex(resources.files("mtlcheck.reports").joinpath("templates", name).read_text())
+
+
+def _table(name, caption, label=""):
+    lab = "\\label{" + label + "}" if label else ""
     return (f"\\begin{{table}}[H]\n\\centering\\small\\setlength{{\\tabcolsep}}{{4pt}}\n"
-            f"\\caption{{{caption}}}\n"
+            f"\\caption{{{caption}}}{lab}\n"
             f"\\input{{tables/{name}}}\n\\end{{table}}\n")
 
 
@@ -43,102 +40,121 @@ def _figure(name, caption):
             f"{{figures/{name}}}\n\\caption{{{caption}}}\n\\end{{figure}}\n")
 
 
+SECTIONS = {  # claim id -> (title, [(table file, caption)], [figure files])
+    "C1": ("C1: recovery of the projection", [("eout_vs_T.tex",
+           "C1: $E_{out}$ against $T$ (mean $\\pm$ sd over seeds), the derived prediction (a) and "
+           "the relative gap, one task repeated, and the isotropy $\\sigma_r/\\sigma_1$ of $WM$.")],
+           ["eout_vs_T.pdf", "isotropy_spectra.pdf"]),
+    "C2": ("C2: downstream sample complexity", [("nstar.tex",
+           "C2: $n^*(d)$ (geometric mean over pretraining seeds, 90\\% intervals) for the probe on "
+           "pretrained features and on raw $x$ (control), the derived $d$-free bound (section 6), "
+           "and $E_{out}$ of the pretrained $W$ (budget grows with $d$ to hold it).")],
+           ["nstar_vs_d.pdf", "error_curves.pdf"]),
+    "C3": ("C3: downstream neuron complexity", [("mstar.tex",
+           "C3: $m^*(d)$ (population limit) for pretrained and random features, the derived "
+           "width bound and the random-feature lower bound.")], ["mstar_vs_d.pdf"]),
+    "C4": ("C4: single-task failure", [], []),
+    "C5": ("C5: random features", [("c5.tex", "C5: random-feature width $m^*(d)$.")],
+           ["c5_rf.pdf"]),
+    "C6": ("C6: the pseudo-contrastive mechanism", [], []),
+}
+
+
+def _rel(side):
+    return "$\\leq$" if side == "upper" else "$\\geq$"
+
+
+def _claim_section(c: Claim, figs: dict, tables: dict) -> str:
+    title, tabs, fnames = SECTIONS.get(c.id, (c.id, [], []))
+    m = lambda what: f"\\csname {TB.macro_name(c.id, what)}\\endcsname"
+    decision = (f"{TB.esc(c.statistic_name)}: {m('statistic')}; confidence bound "
+                f"{m('conf bound')} {_rel(c.side)} {m('bound')}: \\textbf{{{m('verdict')}}}.")
+    subs = "".join(f"\\textit{{Subcheck:}} {TB.esc(s.name)}: {TB.num(s.statistic)}, confidence "
+                   f"bound {TB.num(s.confidence_bound)} {_rel(s.side)} {TB.num(s.bound)}: "
+                   f"{s.verdict}.\\\\\n" for s in c.subchecks)
+    controls = "; ".join(f"{TB.esc(x.name)}: statistic {TB.num(x.statistic)}, bound "
+                         f"{TB.num(x.confidence_bound)}, \\emph{{{x.verdict}}}"
+                         for x in c.controls)
+    power = ("not measured" if c.power is None else
+             f"{TB.esc(c.power.alternative)}: detected with probability 0.8 from effect "
+             f"{TB.num(c.power.effect_80, 3)} ({c.power.datasets} synthetic datasets).")
+    extra = ""
+    if c.id == "C5" and c.details.get("statement_of_growth"):
+        extra = "\\textit{What is established:} " + TB.esc(c.details["statement_of_growth"])
+    return _template("claim.tex").substitute(
+        title=title, statement=c.latex or TB.esc(c.statement), decision=decision,
+        subchecks=subs, controls=controls, power=power, extra=extra,
+        tables="".join(_table(n, cap) for n, cap in tabs if n in tables),
+        figures="".join(_figure(n, figs[n]) for n in fnames if n in figs))
+
+
+def _tables(res: Results, audit, calibration) -> dict:
+    out = {"claims_summary.tex": TB.claims_summary(res),
+           "claims_statements.tex": TB.claims_statements(res), "power.tex": TB.power_table(res)}
+    builders = {"C1": ("eout_vs_T.tex", TB.eout_table), "C2": ("nstar.tex", TB.nstar_table),
+                "C3": ("mstar.tex", TB.mstar_table), "C5": ("c5.tex", TB.c5_table)}
+    for cid, (name, fn) in builders.items():
+        if cid in res.claims:
+            out[name] = fn(res.claims[cid])
+    if audit:
+        out["audit.tex"] = TB.audit_table(audit)
+    if calibration:
+        out["calibration.tex"] = TB.calibration_table(calibration)
+    return out
+
+
 def write(results: dict, audit: dict | None, out: str, calibration: dict | None = None) -> dict:
     """Write tables/, figures/, macros.tex and report.tex under ``out``."""
+    res = Results.of(results)
     os.makedirs(os.path.join(out, "tables"), exist_ok=True)
-    by = {c["id"]: c for c in results["claims"]}
-    tables = {"claims_summary.tex": TB.claims_summary(results),
-              "claims_statements.tex": TB.claims_statements(results)}
-    if "C1" in by:
-        tables["eout_vs_T.tex"] = TB.eout_table(by["C1"])
-    if "C2" in by:
-        tables["nstar.tex"] = TB.nstar_table(by["C2"])
-    if "C3" in by:
-        tables["mstar.tex"] = TB.mstar_table(by["C3"])
-    if "C5" in by:
-        tables["c5.tex"] = TB.c5_table(by["C5"])
-    if audit:
-        tables["audit.tex"] = TB.audit_table(audit)
+    tables = _tables(res, audit, calibration)
     for name, tex in tables.items():
         with open(os.path.join(out, "tables", name), "w") as f:
             f.write(tex)
     with open(os.path.join(out, "macros.tex"), "w") as f:
-        f.write(TB.macros(results, audit))
-    figs = dict(F.all_figures(results, os.path.join(out, "figures")))
-
-    v = results.get("versions", {})
-    body = [PREAMBLE, r"\title{mtlcheck report: numerical checks of ``Provable Multi-Task "
-            r"Representation Learning by Two-Layer ReLU Neural Networks''}",
-            r"\author{generated by mtlcheck " + _esc(str(v.get("mtlcheck", ""))) + "}",
-            r"\date{}", r"\begin{document}", r"\maketitle",
-            r"\paragraph{What this is.} Claims of Collins, Hassani, Soltanolkotabi, Mokhtari and "
-            r"Shakkottai (ICML 2024) checked numerically on an explicit reference model (Gaussian "
-            r"inputs, halfspace tasks on an $r$-dimensional projection, one-step alternating "
-            r"training). Profile \mtlProfile, seed \mtlSeed, device "
-            + _esc(str(results.get("device", ""))) + ", torch " + _esc(str(v.get("torch", "")))
-            + r". \textbf{Provenance:} each claim quotes the paper's abstract verbatim; the "
-            r"checkable statements are this project's reading; every bound is \emph{derived here} "
-            r"(docs/derivations.md), not the paper's theorem, whose statements and constants we do "
-            r"not have. Every decision compares a one-sided confidence bound (false-alarm "
-            r"probability $\alpha = 0.05$ each) with its bound, and every rule is also applied to "
-            r"a negative control that it must reject.",
-            r"\section{Summary}", _table("claims_summary.tex", "Decision per claim: the statistic, "
-                                         "its one-sided confidence bound against the bound, the margin (bound minus "
-                                         "confidence bound, or the reverse for lower bounds; $\\geq 0$ passes), the "
-                                         "verdict and whether the negative control was rejected."),
-            _table("claims_statements.tex", "The checkable statement of each claim, where it comes "
-                                            "from, and its negative control.")]
-    sections = [("C1", "C1: recovery of the projection", [("eout_vs_T.tex",
-                 "C1: $E_{out}$ against $T$ (mean $\\pm$ sd over seeds), the derived prediction (a) and the "
-                 "relative gap, one task repeated, and the isotropy $\\sigma_r/\\sigma_1$ of $WM$.")],
-                 ["eout_vs_T.pdf", "isotropy_spectra.pdf"]),
-                ("C2", "C2: downstream sample complexity", [("nstar.tex",
-                 "C2: $n^*(d)$ with 90\\% bootstrap intervals for the probe on pretrained features "
-                 "and on raw $x$ (control), the derived $d$-free bound (section 6), and $E_{out}$ of "
-                 "the pretrained $W$ (budget grows with $d$ to hold it).")], ["nstar_vs_d.pdf", "error_curves.pdf"]),
-                ("C3", "C3: downstream neuron complexity", [("mstar.tex",
-                 "C3: $m^*(d)$ (population limit) for pretrained and random features, the derived "
-                 "width bound and the random-feature lower bound.")], ["mstar_vs_d.pdf"]),
-                ("C4", "C4: single-task failure", [], []),
-                ("C5", "C5: random features", [("c5.tex",
-                 "C5: width $m^*(d)$ for the target sign$(z_1z_2)$.")], ["c5_rf.pdf"]),
-                ("C6", "C6: the pseudo-contrastive mechanism", [], [])]
-    for cid, title, tabs, fnames in sections:
-        if cid not in by:
-            continue
-        c = by[cid]
-        body.append(f"\\section{{{title}}}")
-        body.append(r"\noindent\textbf{Statement.} " + _esc(c["statement"]) + r"\\")
-        body.append(r"\textbf{Decision.} " + _esc(c["statistic"]["name"]) + ": "
-                    + f"\\csname {TB.macro_name(cid, 'statistic')}\\endcsname; confidence bound "
-                    + f"\\csname {TB.macro_name(cid, 'conf bound')}\\endcsname "
-                    + ("$\\leq$" if c["confidence_bound"]["side"] == "upper" else "$\\geq$")
-                    + f" \\csname {TB.macro_name(cid, 'bound')}\\endcsname: "
-                    + f"\\textbf{{\\csname {TB.macro_name(cid, 'verdict')}\\endcsname}}; negative "
-                    + f"control \\csname {TB.macro_name(cid, 'negative control')}\\endcsname.\\\\")
-        for s in c.get("subchecks", []):
-            body.append(r"\textit{Subcheck:} " + _esc(s["name"]) + f": {TB.num(s['statistic'])}, "
-                        f"confidence bound {TB.num(s['confidence_bound'])} "
-                        + ("$\\leq$" if s["side"] == "upper" else "$\\geq$")
-                        + f" {TB.num(s['bound'])}: {s['verdict']}.\\\\")
-        if cid == "C5" and c["details"].get("fit_verdict"):
-            body.append(r"\textit{Exponential or power law:} " + _esc(c["details"]["fit_verdict"]) + ".")
-        for name, cap in tabs:
-            body.append(_table(name, cap))
-        for name in fnames:
-            if name in figs:
-                body.append(_figure(name, figs[name]))
+        f.write(TB.macros(res, audit))
+    figs = dict(F.all_figures(res, os.path.join(out, "figures")))
+    algo = ALGORITHM.get(res.claims[next(iter(res.claims))].parameters.get("variant", "one-step"),
+                         ALGORITHM["one-step"])
+    summary = (_table("claims_summary.tex", "Decision per claim: the statistic, its one-sided "
+                      "confidence bound against the bound, the margin ($\\geq 0$ passes), the "
+                      "verdict and how many negative controls were rejected.")
+               + _table("claims_statements.tex", "The checkable statement of each claim, where "
+                        "it comes from, and its negative controls.")
+               + _table("power.tex", "What this suite can detect: for each claim a family of "
+                        "alternatives and the smallest effect its rule detects with probability "
+                        "0.8 at this profile's design and this run's variance.", "tab:power"))
+    audit_sec = ""
     if audit:
-        w = audit.get("prediction_worst_gap", {})
-        body += [r"\section{Constants audit}",
-                 "For every constant of the derived results: the value the proof gives, the value "
-                 "simulation needs (with a confidence interval) and the slack ratio proof/simulation. "
-                 f"Violations: {len(audit.get('violations', []))}. Worst gap of prediction (a): "
-                 f"{100 * w.get('gap', 0):+.2f}\\%.",
-                 _table("audit.tex", "Constants audit (mtlcheck audit).")]
-    body.append(r"\end{document}")
+        audit_sec = ("\\section{Constants audit}\nFor every derived result: the value the proof "
+                     "gives, the value simulation needs (with a confidence interval), the slack "
+                     "ratio proof/simulation and the slack of each step of the proof. Violations: "
+                     f"{len(audit.get('violations', []))}.\n"
+                     + _table("audit.tex", "Constants audit (mtlcheck audit)."))
+    cal_sec = ""
+    if calibration:
+        cal_sec = ("\\section{Calibration of the decision rules}\n"
+                   + _table("calibration.tex", "False-pass rate of each decision rule at its "
+                            "boundary (mtlcheck calibrate), with its Clopper-Pearson 95\\% upper "
+                            "bound; a rule is calibrated when that bound is at most "
+                            "$1.25\\alpha$."))
+    v = res.versions
+    text = _template("report.tex").substitute(
+        version=TB.esc(v.get("mtlcheck", "")), algorithm=algo,
+        device=TB.esc(res.resolved_device()), torch=TB.esc(v.get("torch", "")),
+        calibration_ref=("Section~\\ref{sec:calibration}" if calibration else
+                         "run \\texttt{mtlcheck calibrate} to measure it"),
+        consistency="" if res.consistent else (
+            "\\paragraph{Mixed runs.} The claims below come from runs with different profiles, "
+            "seeds or devices; each record says which."),
+        summary=summary,
+        claim_sections="\n".join(_claim_section(c, figs, tables) for c in res.claims.values()),
+        audit_section=audit_sec,
+        calibration_section=cal_sec.replace("\\section{Calibration of the decision rules}",
+                                            "\\section{Calibration of the decision rules}"
+                                            "\\label{sec:calibration}"))
     with open(os.path.join(out, "report.tex"), "w") as f:
-        f.write("\n".join(body) + "\n")
+        f.write(text)
     return {"tables": sorted(tables), "figures": sorted(figs)}
 
 
