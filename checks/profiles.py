@@ -64,7 +64,7 @@ PROFILES = {
                    widths=[1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128],
                    rf_widths=geometric(4, 16384, 2.0), eps=0.5, slope_max=0.25,
                    power_datasets=4000),
-        "C4": dict(d=256, r=4, n1=1024, n2=16384, m=256, K=100, tau=0.3, multi_T=256, few_T=5,
+        "C4": dict(d=256, r=4, n1=1024, n2=16384, m=256, K=100, tau=0.3, multi_T=256, few_T=10,
                    n_ds=4096, n_test=4000, lam=0.1, p_min=0.8, err_fail=0.2, err_ok=0.1),
         "C5": dict(r=2, seeds=8,
                    levels=[dict(target="halfspace", eps=0.5, width_factor=3.0, min_width=64,

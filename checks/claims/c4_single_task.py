@@ -123,8 +123,8 @@ def decide(ctx) -> ClaimResult:
                 ("multi", "many tasks", f"the single-task rule applied to runs with "
                  f"T = {P['multi_T']} tasks"),
                 ("few", "a few tasks (near the boundary)",
-                 f"the single-task rule applied to runs with T = {P['few_T']} tasks, just over "
-                 f"r = {P['r']}: most runs still miss a direction, but fewer than p_min")):
+                 f"the single-task rule applied to runs with T = {P['few_T']} tasks, a few more "
+                 f"than r = {P['r']}: most runs still miss a direction, but fewer than p_min")):
             f, b, passes = rule([c["isotropy"] for c in by[kind]], P, ALPHA)
             controls.append(negative_control_record(name, text, f, b, rejected=not passes))
     return ClaimResult(
