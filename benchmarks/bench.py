@@ -19,7 +19,6 @@ process.
 from __future__ import annotations
 
 import json
-import os
 import resource
 import statistics
 import subprocess

@@ -46,18 +46,18 @@ def versions() -> dict:
 
 
 def code_fingerprint() -> str:
-    """sha256 of the package's source (theory, sim, checks, mtlcheck): a cached cell computed
-    by other code is never reused."""
+    """sha256 of the package's source (theory, sim, checks and its claims, mtlcheck): a cached
+    cell computed by other code is never reused."""
     import mtlcheck
-    root = os.path.dirname(os.path.abspath(mtlcheck.__file__))
     h = hashlib.sha256(mtlcheck.__version__.encode())
-    for pkg in ("mtlcheck", "mtlcheck.theory", "mtlcheck.sim", "mtlcheck.checks"):
+    for pkg in ("mtlcheck", "mtlcheck.theory", "mtlcheck.sim", "mtlcheck.checks",
+                "mtlcheck.checks.claims"):
         mod = __import__(pkg, fromlist=["__file__"])
         folder = os.path.dirname(os.path.abspath(mod.__file__))
         for name in sorted(os.listdir(folder)):
             if name.endswith(".py"):
                 with open(os.path.join(folder, name), "rb") as f:
-                    h.update(name.encode() + f.read())
+                    h.update(pkg.encode() + name.encode() + f.read())
     return h.hexdigest()[:16]
 
 

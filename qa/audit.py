@@ -16,7 +16,7 @@ import torch
 from ..sim.device import resolve_device
 from ..sim.pretrain import PretrainConfig, pretrain
 from ..sim.probes import FeatureMap, probe_curve
-from ..sim.samplers import gaussian, generator, haar, make_target, sphere
+from ..sim.samplers import generator, haar, make_target, sphere
 from ..checks.complexity import crossing_status
 from ..checks.stats import clopper_pearson_lower
 from ..sim.rf_population import crossing_width, risk_curve

@@ -1,7 +1,6 @@
 """`mtlcheck report`."""
 from __future__ import annotations
 
-import os
 import sys
 
 from ..checks.io import check_writable_folder

@@ -366,7 +366,7 @@ def test_prediction_a_with_a_tolerance_matches_the_built_in_row(tmp_path):
 
 def test_a_false_bound_is_violated_with_a_shrunk_reproducible_counterexample(tmp_path,
                                                                                monkeypatch):
-    from mtlcheck.qa.boundaudit import exit_status, main_audit_bounds
+    from mtlcheck.qa.boundaudit import exit_status
     f = tmp_path / "false.toml"
     f.write_text(bound('"C1 * r / T"', name='"recovery-typo"', claim='"C1"',
                        constants="{ C1 = 0.1 }",

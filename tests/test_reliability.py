@@ -3,6 +3,7 @@
 bad input."""
 import json
 import os
+import pathlib
 import shutil
 import signal
 import subprocess
@@ -212,3 +213,22 @@ def test_pytest_option_errors_are_usage_errors():
                        capture_output=True, text=True)
     assert p.returncode == 4
     assert "The 'profile' parameter of pytest --mtl-* options must be one of {'quick', 'full'}" in p.stderr
+
+
+def test_code_fingerprint_covers_the_claim_modules(monkeypatch):
+    """The cache salt hashes every module whose code computes a cell, the claims' run_cell
+    included (checks/claims/): an edited claim never reuses stale cells."""
+    import builtins
+    from mtlcheck.checks import common
+    read, real_open = [], builtins.open
+
+    def spy(path, *a, **k):
+        read.append(str(path))
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", spy)
+    common.code_fingerprint()
+    monkeypatch.undo()
+    folders = {pathlib.Path(p).parent.name for p in read}
+    assert {"claims", "theory", "sim", "checks"} <= folders, folders
+    assert any(p.endswith("c2_sample_complexity.py") for p in read)

@@ -10,7 +10,7 @@ Nothing derived here is presented as the paper's theorem.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sympy as sp
 

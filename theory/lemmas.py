@@ -20,7 +20,6 @@ from mpmath import iv
 from . import bounds as B
 from . import symbols as S
 from . import tight as T_
-from .claims import independent_of
 
 __all__ = ["Lemma", "LEMMAS", "certify", "check_lemmas", "structural_facts"]
 

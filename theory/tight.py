@@ -1177,7 +1177,13 @@ def structural_facts_tight() -> list[dict]:
     facts.append({"fact": "(d) denominator f k sqrt(n2) - sqrt(c (1 + s2)) increases in n2 (so the "
                           "bound decreases in n2 where the denominator is positive)",
                   "section": "7", "decided": _sign_fact(sp.diff(denom, S.n2).subs(sub), "positive")})
-    # (b): bound = 1/(1 + I_amp^2 / N); n2 enters N (through v_out) and I_amp only
+    return facts + _hp_structural_facts(sub, x, e, kp)
+
+
+def _hp_structural_facts(sub: dict, x, e, kp) -> list[dict]:
+    """The facts of bound (b) for :func:`structural_facts_tight` (same reparametrisations)."""
+    facts = []
+    # bound = 1/(1 + I_amp^2 / N); n2 enters N (through v_out) and I_amp only
     d, r, n2, dl, p = S.d, S.r, S.n2, S.delta, S.p
     tot = sum(HP_TIGHT_WEIGHTS.values())
     dO = sp.Rational(HP_TIGHT_WEIGHTS["out"] / tot).limit_denominator(10 ** 6) * dl

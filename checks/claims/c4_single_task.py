@@ -14,7 +14,7 @@ from ..calibration import BinomialRule, PowerRecord
 from ..common import ClaimResult, Timer, derive_seed, negative_control_record, subcheck
 from ..executor import Cell
 from ..profiles import ALPHA, profile
-from ..stats import clopper_pearson_lower, mean_bound
+from ..stats import clopper_pearson_lower
 from ..sweeps import pretrained
 
 __all__ = ["decide", "pretrain_configs", "rule", "run_cell"]
