@@ -19,14 +19,15 @@ from ..sim.pretrain import PretrainConfig, pretrain
 from ..theory.bounds import budget_n
 from ..theory.model import Algorithm, ReferenceModel
 from .calibration import GroupData, PowerRecord, SlopeRule, effect_80, slope_trend
-from .common import derive_seed, finite, negative_control_record
+from .common import ClaimResult, derive_seed, finite, negative_control_record
 from .complexity import crossing_status
 from .executor import Cell
 from .io import decode_array, encode_array
 from .stats import group_slope_bound, mean_bound
 
 __all__ = ["budget_T", "fixed_budget_n", "pretrained", "pretrain_cell", "pretraining", "weights",
-           "tensor_lists", "seed_crossings", "growth_fit", "growth_control", "growth_power"]
+           "tensor_lists", "seed_crossings", "growth_fit", "growth_control", "growth_power",
+           "fixed_budget_control", "log_mean_ucb", "growth_controls", "growth_details", "growth_result"]
 
 
 def budget_T(P: dict, d: int) -> int:
@@ -128,6 +129,52 @@ def growth_control(name: str, description: str, fit: dict) -> dict:
     statistic and bound; 'undecided' when censored or NaN."""
     return negative_control_record(name, description, fit["slope"], fit["ucb"],
                                    rejected=not fit["passes"], lower=fit["lcb"])
+
+
+def fixed_budget_control(P: dict, fit: dict, what: str) -> dict:
+    """The near-boundary control of C2/C3: the d-independence rule on features pretrained with
+    the fixed budget :func:`fixed_budget_n` (``what``: the complexity, 'n*' or 'm*')."""
+    return growth_control("fixed pretraining budget",
+                          f"the rule on features pretrained with n1 = n2 = {fixed_budget_n(P)} "
+                          f"at every d (not grown with d: E_out and {what} rise with d)", fit)
+
+
+def log_mean_ucb(values, alpha: float) -> float:
+    """exp of the one-sided Student-t upper bound of the mean of log v (a geometric-mean
+    bound); inf when a value is missing, zero or NaN."""
+    logs = [math.log(v) if v and v > 0 else math.nan for v in values]
+    return math.exp(mean_bound(logs, alpha, "upper")) if all(map(math.isfinite, logs)) \
+        else math.inf
+
+
+def growth_controls(P: dict, fits: dict, baseline: tuple[str, str, str], what: str) -> list:
+    """The two controls of a d-independence claim: the rule on a baseline whose complexity
+    grows with d (``baseline`` = (key in fits, name, description)), and on the fixed
+    pretraining budget (near the boundary)."""
+    key, name, description = baseline
+    return [growth_control(name, description, fits[key]),
+            fixed_budget_control(P, fits["fixed-budget"], what)]
+
+
+def growth_details(fits: dict, what: str) -> dict:
+    """Each fit's geometric mean per d and its interval, under keys what and what_ci."""
+    return {what: {name: f["geometric_mean"] for name, f in fits.items()},
+            f"{what}_ci": {name: f["interval"] for name, f in fits.items()}}
+
+
+def growth_result(cid: str, ctx, P: dict, main: dict, what: str, provenance: str,
+                  alpha: float, **record) -> ClaimResult:
+    """The record of a d-independence claim (C2, C3): the slope of mean log ``what`` against
+    log d with its upper bound, against P['slope_max']; the slope's interval joins the details."""
+    record["details"] = {**record["details"], "n_fixed_budget": fixed_budget_n(P),
+                         "slope_ci": [finite(main["lcb"]), finite(main["ucb"])]}
+    return ClaimResult(
+        id=cid, parameters=dict(P), statistic_name=f"slope of mean log {what} vs log d",
+        statistic=main["slope"], confidence_bound=main["ucb"], side="upper", alpha=alpha,
+        method=f"per-seed {what}, Welch-Satterthwaite t bound on the slope of the group means",
+        bound=P["slope_max"], bound_provenance=provenance,
+        seeds=[derive_seed(ctx.seed, "pretrain", d, s) for d in P["d_grid"]
+               for s in range(P["seeds"])], device=ctx.device, **record)
 
 
 def growth_power(fit: dict, grid_limits: tuple[float, float], alpha: float, N: int,

@@ -11,9 +11,10 @@ __all__ = ["claims_table", "fmt"]
 WIDTH = 100
 
 
-def fmt(x) -> str:
+def fmt(x, none: str = "inf") -> str:
+    """A number in 4 significant digits; ``none`` for None (an infinite or missing value)."""
     if x is None:
-        return "inf"
+        return none
     if isinstance(x, float):
         return f"{x:.4g}"
     return str(x)

@@ -30,6 +30,7 @@ from scipy.optimize import brentq
 
 from ..checks.common import derive_seed
 from ..checks.complexity import crossing_status
+from ..checks.table import fmt
 from ..sim.device import describe, resolve_device
 from ..sim.pretrain import PretrainConfig, pretrain
 from ..sim.probes import FeatureMap, probe_curve
@@ -998,11 +999,7 @@ def main_audit_bounds(args) -> int:
 
 
 def _f(x) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, float):
-        return f"{x:.4g}"
-    return str(x)
+    return fmt(x, none="-")
 
 
 def _constants_lines(r: dict) -> list[str]:

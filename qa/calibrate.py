@@ -82,12 +82,19 @@ def _growth(cid):
     return build
 
 
-def _c1_rate(claims, prof):
-    P = profile(prof, "C1")
-    groups = _sorted_groups(claims["C1"]["details"]["E_out_vs_T"], math.log)
-    xs = [math.log(T) for T in P["T_grid"]]
-    rule, data, trend = _slope(groups, xs, P["seeds"], P["slope_max"])
-    return rule, data, trend, f"{len(xs)} T x {P['seeds']} seeds"
+def _c1_slope(detail: str, grid_key: str, seeds_key: str, label: str):
+    """C1's slope rule of mean log E_out against log T (or log n) at its boundary."""
+    def build(claims, prof):
+        P = profile(prof, "C1")
+        groups = _sorted_groups(claims["C1"]["details"][detail], math.log)
+        xs = [math.log(x) for x in P[grid_key]]
+        rule, data, trend = _slope(groups, xs, P[seeds_key], P["slope_max"])
+        return rule, data, trend, f"{len(xs)} {label} x {P[seeds_key]} seeds"
+    return build
+
+
+_c1_rate = _c1_slope("E_out_vs_T", "T_grid", "seeds", "T")
+_c1_nrate = _c1_slope("E_out_vs_n", "n_grid", "control_seeds", "n")
 
 
 def _mean(cid, values_of, side, threshold_of, size_key):
@@ -100,14 +107,6 @@ def _mean(cid, values_of, side, threshold_of, size_key):
         data = GroupData.of([0.0], [vals], sizes=[P[size_key]])
         return MeanRule(thr, side, ALPHA), data, [thr], f"{P[size_key]} replicates"
     return build
-
-
-def _c1_nrate(claims, prof):
-    P = profile(prof, "C1")
-    groups = _sorted_groups(claims["C1"]["details"]["E_out_vs_n"], math.log)
-    xs = [math.log(n) for n in P["n_grid"]]
-    rule, data, trend = _slope(groups, xs, P["control_seeds"], P["slope_max"])
-    return rule, data, trend, f"{len(xs)} n x {P['control_seeds']} seeds"
 
 
 def _c1_prediction(claims, prof):

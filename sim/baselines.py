@@ -9,6 +9,7 @@ import torch
 
 from ..theory.params import validate
 from .pretrain import activation
+from .probes import empty_curves, labelled_draws
 from .samplers import Target, gaussian, sphere
 
 __all__ = ["random_feature_W", "scratch_curve"]
@@ -39,14 +40,10 @@ def scratch_curve(M: torch.Tensor, target_sampler: Callable[[torch.Generator], T
                   steps: int = 300, lr: float = 1e-2, wd: float = 1e-4) -> dict:
     """Test errors of a from-scratch two-layer net for each n (same layout as probe_curve)."""
     validate("scratch_curve", reps=reps, n_test=n_test, m=m)
-    d = M.shape[0]
     nmax = max(n_grid)
-    mse = torch.empty(reps, len(n_grid), dtype=torch.float64)
-    err = torch.empty_like(mse)
-    for rep in range(reps):
-        target = target_sampler(gen)
-        X = gaussian((nmax + n_test, d), gen, M.dtype)
-        y = target(X @ M)
+    mse, err = empty_curves(reps, len(n_grid))
+    for rep, (target, X, y) in enumerate(labelled_draws(M, target_sampler, reps, nmax + n_test,
+                                                         gen)):
         Xte, yte = X[nmax:], y[nmax:].double()
         for k, n in enumerate(n_grid):
             W, a = _train_scratch(X[:n], y[:n], m, gen, steps, lr, wd)

@@ -18,7 +18,7 @@ from .pretrain import activation
 from .samplers import Target, gaussian
 
 __all__ = ["features", "ridge_fit", "logistic_fit", "FeatureMap", "fit_and_score", "probe_curve",
-           "width_curve"]
+           "width_curve", "labelled_draws", "empty_curves"]
 
 
 def features(W: torch.Tensor, X: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
@@ -94,6 +94,22 @@ def fit_and_score(Ftr: torch.Tensor, ytr: torch.Tensor, Fte: torch.Tensor, yte: 
     return mse, float((torch.where(raw >= 0, 1.0, -1.0).double() != yte).double().mean())
 
 
+def labelled_draws(M: torch.Tensor, target_sampler: Callable[[torch.Generator], Target],
+                   reps: int, n_rows: int, gen: torch.Generator):
+    """For each repetition: a fresh target, n_rows Gaussian inputs X and their labels, drawn in
+    this order from ``gen`` (the error curves' shared sampling loop)."""
+    for _ in range(reps):
+        target = target_sampler(gen)
+        X = gaussian((n_rows, M.shape[0]), gen, M.dtype)
+        yield target, X, target(X @ M)
+
+
+def empty_curves(reps: int, points: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mse, err01) tensors of shape reps x points, float64, to be filled."""
+    mse = torch.empty(reps, points, dtype=torch.float64)
+    return mse, torch.empty_like(mse)
+
+
 def probe_curve(fmap: FeatureMap, M: torch.Tensor, target_sampler: Callable[[torch.Generator], Target],
                 n_grid: list[int], reps: int, n_test: int, lam: float, gen: torch.Generator,
                 probe: str = "ridge") -> dict:
@@ -106,14 +122,10 @@ def probe_curve(fmap: FeatureMap, M: torch.Tensor, target_sampler: Callable[[tor
     validate("probe_curve", reps=reps, n_test=n_test, ridge=lam, probe=probe)
     for n in n_grid:
         validate("probe_curve", n=n)
-    d = M.shape[0]
     nmax = max(n_grid)
-    mse = torch.empty(reps, len(n_grid), dtype=torch.float64)
-    err = torch.empty_like(mse)
-    for rep in range(reps):
-        target = target_sampler(gen)
-        X = gaussian((nmax + n_test, d), gen, M.dtype)
-        y = target(X @ M)
+    mse, err = empty_curves(reps, len(n_grid))
+    for rep, (target, X, y) in enumerate(labelled_draws(M, target_sampler, reps, nmax + n_test,
+                                                         gen)):
         F = fmap.fn(X)
         for k, n in enumerate(n_grid):
             mse[rep, k], err[rep, k] = fit_and_score(F[:n], y[:n], F[nmax:], y[nmax:], lam,
@@ -127,15 +139,10 @@ def width_curve(W: torch.Tensor, M: torch.Tensor,
     """Test errors of the ridge probe on the first m rows of W (unit-normalised), for every m in
     ``widths``, with n training samples; features computed once for the largest width."""
     validate("width_curve", reps=reps, n=n, n_test=n_test, ridge=lam)
-    d = M.shape[0]
     Wn = W[:max(widths)]
     Wn = Wn / Wn.norm(dim=1, keepdim=True).clamp_min(1e-30)
-    mse = torch.empty(reps, len(widths), dtype=torch.float64)
-    err = torch.empty_like(mse)
-    for rep in range(reps):
-        target = target_sampler(gen)
-        X = gaussian((n + n_test, d), gen, M.dtype)
-        y = target(X @ M)
+    mse, err = empty_curves(reps, len(widths))
+    for rep, (target, X, y) in enumerate(labelled_draws(M, target_sampler, reps, n + n_test, gen)):
         F = features(Wn, X)
         for k, m in enumerate(widths):
             mse[rep, k], err[rep, k] = fit_and_score(F[:n, :m], y[:n], F[n:, :m], y[n:], lam,

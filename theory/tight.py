@@ -722,15 +722,23 @@ def _v_min(T, r, dk, chernoff=True):
     return max(lo, 0.0)
 
 
-def _v_max(T, r, dk, chernoff=True):
-    if r == 1:
-        return float(T)
-    hi = T / r + matrix_bernstein_dev(T * (1 / r - 1 / r ** 2), 1 - 1 / r, r, dk)
+def _rank_one_sum_max(n, k, dk, chernoff=True):
+    """lambda_max of a sum of n i.i.d. u u^T, u uniform on the unit sphere of R^k (mean I/k):
+    <= n/k + s (matrix Bernstein on u u^T - I/k, L = 1 - 1/k, var = n (1/k - 1/k^2)) or the
+    matrix Chernoff (1 + e) n/k (Tropp 2012, Thm 1.1), whichever is smaller, and <= n."""
+    if k == 1:
+        return float(n)
+    hi = n / k + matrix_bernstein_dev(n * (1 / k - 1 / k ** 2), 1 - 1 / k, k, dk)
     if chernoff:
-        e = chernoff_eps_fast(T / r, r, dk, "upper")
+        e = chernoff_eps_fast(n / k, k, dk, "upper")
         if math.isfinite(e):
-            hi = min(hi, (1 + e) * T / r)
-    return min(hi, float(T))
+            hi = min(hi, (1 + e) * n / k)
+    return min(hi, float(n))
+
+
+def _v_max(T, r, dk, chernoff=True):
+    """lambda_max(V V^T) for T task vectors uniform on the sphere of R^r (section 9.3)."""
+    return _rank_one_sum_max(T, r, dk, chernoff)
 
 
 def _g_low(d, r, m, dk):
@@ -747,12 +755,7 @@ def _g_low(d, r, m, dk):
 def _s_max(d, m, dk, chernoff=True):
     """lambda_max(W0^T W0) <= m/d + s (matrix Bernstein on w_i w_i^T - I/d, L = 1 - 1/d) or the
     matrix Chernoff (1 + e) m/d, and <= m (section 9.3)."""
-    hi = m / d + matrix_bernstein_dev(m * (1 / d - 1 / d ** 2), 1 - 1 / d, d, dk)
-    if chernoff:
-        e = chernoff_eps_fast(m / d, d, dk, "upper")
-        if math.isfinite(e):
-            hi = min(hi, (1 + e) * m / d)
-    return min(hi, float(m))
+    return _rank_one_sum_max(m, d, dk, chernoff)
 
 
 def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True):
@@ -800,6 +803,14 @@ def _hp_pieces(d, r, T, n1, n2, m, deltas, p, chernoff=True):
 def _split(weights, delta):
     tot = sum(weights.values())
     return {k: delta * w / tot for k, w in weights.items()}
+
+
+def _best_two_way_split(delta, shares, evaluate, maximise=False):
+    """The best of evaluate(w delta, (1 - w) delta) over the grid ``shares`` of w (a two-event
+    union bound; the grid is fixed, so any choice is valid). ``evaluate`` returns a tuple whose
+    first entry is the bound; the smallest (or, with ``maximise``, the largest) wins."""
+    cands = [evaluate(w * delta, (1 - w) * delta) for w in shares]
+    return (max if maximise else min)(cands, key=lambda c: c[0])
 
 
 def _optimise_shares(keys, x0w, value):
@@ -987,16 +998,13 @@ def e_out_hp_bound_given_s1(W0, M, H, V, n2: int, delta: float, p: float = 0.0,
     ||P Q_ij P||_F^2 + n2 (d-r)(d-r+2) sum_t |a_t|^4 (and likewise var_I with M; T6),
     d_O + d_I = delta (the split is chosen on a grid, a function of the conditioning data)."""
     g = _hp_given_s1_pieces(W0, M, H, V, n2, p)
-    best = None
-    for wO in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98):
-        dO, dI = wO * delta, (1 - wO) * delta
+
+    def at(dO, dI):
         X = g["EO"] + cantelli_dev(g["varO"], dO)
-        Zamp = g["mean_in"] - math.sqrt(g["EI"] + cantelli_dev(g["varI"], dI))
-        Z = max(Zamp, 0.0) ** 2
-        b = X / (X + Z) if X + Z > 0 else 1.0
-        if best is None or b < best[0]:
-            best = (b, dO, dI, X, Z)
-    b, dO, dI, X, Z = best
+        Z = max(g["mean_in"] - math.sqrt(g["EI"] + cantelli_dev(g["varI"], dI)), 0.0) ** 2
+        return (X / (X + Z) if X + Z > 0 else 1.0), dO, dI, X, Z
+
+    b, dO, dI, X, Z = _best_two_way_split(delta, (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98), at)
     if not parts:
         return b
     steps = [
@@ -1099,16 +1107,15 @@ def kappa_lb_given_w0v(W0, M, V, n1: int, delta: float, p: float = 0.0, parts: b
     quadA = float(np.einsum("it,ij,jt->", A, G, A))
     AV = float(np.linalg.norm(A @ V))
     A2 = float((A * A).sum())
-    best = None
-    for w1 in (0.2, 0.35, 0.5, 0.65, 0.8, 0.9):
-        d1, d2 = w1 * delta, (1 - w1) * delta
+
+    def at(d1, d2):
         U1 = muE + cantelli_dev(varVT, d1)
-        c2 = math.sqrt((1 - d2) / d2)
-        den = A2 + muE + c2 * (2 * math.sqrt(quadA / n1) + math.sqrt(T * beta2))
-        k = max(AV - math.sqrt(U1), 0.0) ** 2 / den
-        if best is None or k > best[0]:
-            best = (k, d1, d2, U1, den)
-    k, d1, d2, U1, den = best
+        den = A2 + muE + math.sqrt((1 - d2) / d2) * (2 * math.sqrt(quadA / n1)
+                                                     + math.sqrt(T * beta2))
+        return max(AV - math.sqrt(U1), 0.0) ** 2 / den, d1, d2, U1, den
+
+    k, d1, d2, U1, den = _best_two_way_split(delta, (0.2, 0.35, 0.5, 0.65, 0.8, 0.9), at,
+                                             maximise=True)
     if not parts:
         return k
     steps = [

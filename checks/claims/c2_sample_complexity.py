@@ -20,8 +20,9 @@ from ..executor import Cell
 from ..profiles import ALPHA, profile
 from ..stats import mean_bound
 from ..io import decode_array
-from ..sweeps import (budget_T, fixed_budget_n, growth_control, growth_fit, growth_power,
-                      pretraining, seed_crossings, tensor_lists, weights)
+from ..sweeps import (budget_T, fixed_budget_n, growth_controls, growth_details, growth_fit,
+                      growth_power, growth_result, log_mean_ucb, pretraining, seed_crossings,
+                      tensor_lists, weights)
 
 __all__ = ["decide", "pretrain_configs", "run_cell", "control_cell"]
 
@@ -97,9 +98,7 @@ def _bound_subcheck(P, pre, fit):
     for d in P["d_grid"]:
         pairs = [(W[:P["m"]], M) for W, M in (weights(pre[d, s]) for s in range(P["seeds"]))]
         bounds[d] = probe_sample_bound_tight(pairs, P["eps"], P["lam"])
-        logs = [math.log(v) if v and v > 0 else math.nan for v in fit["per_seed"][str(d)]]
-        ucb = math.exp(mean_bound(logs, ALPHA / k, "upper")) if all(map(math.isfinite, logs)) \
-            else math.inf
+        ucb = log_mean_ucb(fit["per_seed"][str(d)], ALPHA / k)
         ratios.append(ucb / bounds[d] if math.isfinite(bounds[d]) else math.inf)
         per_d[str(d)] = {"n_star": fit["geometric_mean"][str(d)], "n_star_ucb": finite(ucb),
                          "bound": finite(bounds[d])}
@@ -154,19 +153,13 @@ def decide(ctx) -> ClaimResult:
         main = fits["pretrained"]
         sub, bounds = _bound_subcheck(P, pre, main)
         risk_sub = _risk_subcheck(P, pre, cells)
-        controls = [
-            growth_control("raw-x probe", "the d-independence rule on a ridge probe on raw x, "
-                           "whose n* grows like d", fits["raw-linear"]),
-            growth_control("fixed pretraining budget",
-                           f"the rule on features pretrained with n1 = n2 = {fixed_budget_n(P)} "
-                           "at every d (not grown with d: E_out and n* rise with d)",
-                           fits["fixed-budget"])]
+        controls = growth_controls(P, fits, ("raw-linear", "raw-x probe", "the d-independence "
+                                   "rule on a ridge probe on raw x, whose n* grows like d"), "n*")
         power = growth_power(main, (min(grid["pretrained"]), max(grid["pretrained"])), ALPHA,
                              P["power_datasets"], derive_seed(ctx.seed, "C2", "power"))
     details = {
         "n_grid": grid, "growth": fits,
-        "n_star": {name: f["geometric_mean"] for name, f in fits.items()},
-        "n_star_ci": {name: f["interval"] for name, f in fits.items()},
+        **growth_details(fits, "n_star"),
         "n_star_bound": {str(d): finite(v) for d, v in bounds.items()},
         "mean_mse": {name: {str(d): torch.tensor([r for c in cells[d] for r in c[name]["mse"]])
                             .mean(0).tolist() for d in P["d_grid"]} for name in PROBES},
@@ -174,16 +167,8 @@ def decide(ctx) -> ClaimResult:
         "E_out_fixed_budget": {str(d): [pre_fixed[d, s]["E_out"] for s in range(P["seeds"])]
                                for d in P["d_grid"]},
         "n_pretrain": {str(d): pre[d, 0]["n_pre"] for d in P["d_grid"]},
-        "n_fixed_budget": fixed_budget_n(P),
-        "slope_ci": [finite(main["lcb"]), finite(main["ucb"])],
     }
-    return ClaimResult(
-        id="C2", parameters=dict(P), statistic_name="slope of mean log n* vs log d",
-        statistic=main["slope"], confidence_bound=main["ucb"], side="upper", alpha=ALPHA,
-        method="per-seed n*, Welch-Satterthwaite t bound on the slope of the group means",
-        bound=P["slope_max"],
-        bound_provenance="derived here: docs/derivations.md section 6 (d-free bound on n*)",
-        controls=controls, subchecks=[sub, risk_sub], power=power,
-        seeds=[derive_seed(ctx.seed, "pretrain", d, s) for d in P["d_grid"]
-               for s in range(P["seeds"])],
-        device=ctx.device, wall_s=tm.s, details=details)
+    return growth_result(
+        "C2", ctx, P, main, "n*",
+        "derived here: docs/derivations.md section 6 (d-free bound on n*)", ALPHA,
+        controls=controls, subchecks=[sub, risk_sub], power=power, wall_s=tm.s, details=details)

@@ -22,9 +22,8 @@ from ..common import ClaimResult, Timer, derive_seed, finite, subcheck
 from ..complexity import crossing_status
 from ..executor import Cell
 from ..profiles import ALPHA, profile
-from ..stats import mean_bound
-from ..sweeps import (fixed_budget_n, growth_control, growth_fit, growth_power, pretraining,
-                      seed_crossings, weights)
+from ..sweeps import (growth_controls, growth_details, growth_fit, growth_power, growth_result,
+                      log_mean_ucb, pretraining, seed_crossings, weights)
 
 __all__ = ["decide", "pretrain_configs", "run_cell"]
 
@@ -62,9 +61,7 @@ def _bound_subcheck(P, cells, fit):
     mb, ratios, per_d = {}, [], {}
     for d in P["d_grid"]:
         mb[d] = max(crossing_status(P["widths"], c["bound"], P["eps"])[0] for c in cells[d])
-        logs = [math.log(v) if v and v > 0 else math.nan for v in fit["per_seed"][str(d)]]
-        ucb = math.exp(mean_bound(logs, ALPHA / k, "upper")) if all(map(math.isfinite, logs)) \
-            else math.inf
+        ucb = log_mean_ucb(fit["per_seed"][str(d)], ALPHA / k)
         ratios.append(ucb / mb[d] if math.isfinite(mb[d]) else math.inf)
         per_d[str(d)] = {"m_star": fit["geometric_mean"][str(d)], "m_star_ucb": finite(ucb),
                          "bound": finite(mb[d])}
@@ -95,33 +92,20 @@ def decide(ctx) -> ClaimResult:
             fits[name] = growth_fit(per_d, cens, ALPHA, P["slope_max"])
         main = fits["pretrained"]
         sub, mb = _bound_subcheck(P, cells, main)
-        controls = [
-            growth_control("random features", "the d-independence rule on random features (W at "
-                           "its initialisation), whose width grows like d", fits["random-features"]),
-            growth_control("fixed pretraining budget",
-                           f"the rule on features pretrained with n1 = n2 = {fixed_budget_n(P)} "
-                           "at every d (not grown with d: E_out and m* rise with d)",
-                           fits["fixed-budget"])]
+        controls = growth_controls(P, fits, ("random-features", "random features", "the "
+                                   "d-independence rule on random features (W at its "
+                                   "initialisation), whose width grows like d"), "m*")
         power = growth_power(main, (min(P["widths"]), max(P["widths"])), ALPHA,
                              P["power_datasets"], derive_seed(ctx.seed, "C3", "power"))
     details = {
         "widths": P["widths"], "rf_widths": P["rf_widths"], "growth": fits,
-        "m_star": {name: f["geometric_mean"] for name, f in fits.items()},
-        "m_star_ci": {name: f["interval"] for name, f in fits.items()},
+        **growth_details(fits, "m_star"),
         "m_star_bound": {str(d): finite(v) for d, v in mb.items()},
         "mean_risk": {name: {str(d): torch.tensor([c[name] for c in cells[d]]).mean(0).tolist()
                              for d in P["d_grid"]} for name in grids},
         "E_out": {str(d): [pre[d, s]["E_out"] for s in range(P["seeds"])] for d in P["d_grid"]},
-        "n_fixed_budget": fixed_budget_n(P),
-        "slope_ci": [finite(main["lcb"]), finite(main["ucb"])],
     }
-    return ClaimResult(
-        id="C3", parameters=dict(P), statistic_name="slope of mean log m* vs log d",
-        statistic=main["slope"], confidence_bound=main["ucb"], side="upper", alpha=ALPHA,
-        method="per-seed m*, Welch-Satterthwaite t bound on the slope of the group means",
-        bound=P["slope_max"],
-        bound_provenance="derived here: docs/derivations.md section 6.5 (d-free width bound)",
-        controls=controls, subchecks=[sub], power=power,
-        seeds=[derive_seed(ctx.seed, "pretrain", d, s) for d in P["d_grid"]
-               for s in range(P["seeds"])],
-        device=ctx.device, wall_s=tm.s, details=details)
+    return growth_result(
+        "C3", ctx, P, main, "m*",
+        "derived here: docs/derivations.md section 6.5 (d-free width bound)", ALPHA,
+        controls=controls, subchecks=[sub], power=power, wall_s=tm.s, details=details)
