@@ -18,7 +18,6 @@ import math
 import signal
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -907,29 +906,53 @@ def _domain(table, quantity, inputs, expr, err) -> tuple[DomainAxis, ...]:
 # --- structural facts (sympy, three-valued, time-limited) -------------------------------------
 
 class _Timeout(BaseException):
-    """Raised by the alarm of :func:`_time_limit` (a BaseException: sympy's `except Exception`
+    """Raised by :class:`_Alarm` (a BaseException: sympy's `except Exception`
     blocks must not swallow it)."""
 
 
-@contextmanager
-def _time_limit(seconds: float | None):
-    """Interrupt the body after ``seconds`` (SIGALRM; only in the main thread, else no limit)."""
-    usable = (seconds is not None and hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
-        yield
-        return
+class _Alarm:
+    """Interrupt the body of a ``with`` block after ``seconds`` (SIGALRM; only in the main
+    thread, else no limit).
 
-    def ring(signum, frame):
-        raise _Timeout()
+    The alarm rings again every ``_Alarm.AGAIN`` seconds until the block is left: Python runs a
+    signal handler wherever the main thread happens to be, and an exception raised while a
+    garbage-collector callback runs (hypothesis installs one under pytest) is printed and
+    dropped, so a single ring can be lost and the sympy step would then run unbounded (it ran
+    6 minutes under a 10-second limit in CI). A ring after the block has been left does
+    nothing."""
 
-    old = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, max(float(seconds), 0.01))
-    try:
-        yield
-    finally:
+    AGAIN = 0.05
+
+    def __init__(self, seconds: float | None):
+        self.usable = (seconds is not None and hasattr(signal, "setitimer")
+                       and threading.current_thread() is threading.main_thread())
+        self.seconds = seconds
+        self.on = False
+        self.old = None
+
+    def _ring(self, signum, frame):
+        if self.on:
+            raise _Timeout()
+
+    def __enter__(self):
+        if self.usable:
+            self.old = signal.signal(signal.SIGALRM, self._ring)
+            self.on = True
+            signal.setitimer(signal.ITIMER_REAL, max(float(self.seconds), 0.01), self.AGAIN)
+        return self
+
+    def disarm(self):
+        """Stop ringing and restore the previous handler (idempotent)."""
+        if not self.usable or self.old is None:
+            return
+        self.on = False
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.signal(signal.SIGALRM, self.old)
+        self.old = None
+
+    def __exit__(self, *exc):
+        self.disarm()
+        return False
 
 
 @dataclass
@@ -944,10 +967,17 @@ class _SympyTime:
         left = self.total - (time.perf_counter() - self.start)
         if left <= 0:
             return default
+        alarm = _Alarm(min(self.each, left))
         try:
-            with _time_limit(min(self.each, left)):
+            with alarm:
                 return fn()
         except _Timeout:
+            while True:  # a ring that landed inside __exit__ skipped the disarm: do it here
+                try:
+                    alarm.disarm()
+                    break
+                except _Timeout:
+                    continue
             return default
 
 
