@@ -14,6 +14,7 @@ most 1.25 alpha.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -278,9 +279,10 @@ def _claims_of(path: str, progress) -> dict:
         from ..runner import main_run
         from types import SimpleNamespace
         out = os.path.dirname(os.path.abspath(path))
-        main_run(SimpleNamespace(profile="quick", seed=0, device="cpu", out=out, fresh=False,
-                                 only=None, threads=None,
-                                 executor="local", address=None))
+        with contextlib.redirect_stdout(sys.stderr):   # stdout carries only the result (--json)
+            main_run(SimpleNamespace(profile="quick", seed=0, device="cpu", out=out, fresh=False,
+                                     only=None, threads=None,
+                                     executor="local", address=None))
     data = load_results(path, "calibrate")
     return {c["id"]: c for c in data["claims"]}
 

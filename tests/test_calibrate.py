@@ -51,3 +51,26 @@ def test_calibrate_refuses_too_few_datasets(quick_run):
                              str(pathlib.Path(quick_run) / "results.json")],
                        capture_output=True, text=True)
     assert p.returncode == 2 and "The 'datasets' parameter of calibrate" in p.stderr
+
+
+def test_json_stays_one_object_when_the_quick_run_comes_first(quick_run, tmp_path, monkeypatch,
+                                                              capsys):
+    """Without a results.json, calibrate runs the quick profile first; that run's claims table
+    goes to stderr, so `--json` still prints exactly one JSON object on stdout."""
+    import shutil
+    from types import SimpleNamespace
+    import mtlcheck.runner as runner
+    from mtlcheck.qa.calibrate import main_calibrate
+
+    def quick(args):                    # the real run's output, without its minutes
+        print("id    verdict   (the claims table)")
+        pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
+        shutil.copy(pathlib.Path(quick_run) / "results.json", args.out)
+        return 0
+
+    monkeypatch.setattr(runner, "main_run", quick)
+    rc = main_calibrate(SimpleNamespace(datasets=2000, seed=0, only=["C6"], json=True,
+                                        results=str(tmp_path / "fresh" / "results.json")))
+    captured = capsys.readouterr()
+    assert rc == 0 and "the claims table" in captured.err
+    assert json.loads(captured.out)["rules"]
