@@ -28,8 +28,15 @@ def _template(name: str) -> _Tex:
     return _Tex(resources.files("mtlcheck.reports").joinpath("templates", name).read_text())
 
 
-def _table(name, caption, label=""):
+def _table(name, caption, label="", breakable=False):
+    """A table of the report. A ``breakable`` one (a long table written in blocks, tables.py
+    BLOCK_LINES) is set in the text, not in a float, so that pages break between its blocks; its
+    caption is numbered like a float's."""
     lab = "\\label{" + label + "}" if label else ""
+    if breakable:
+        return (f"\\begin{{center}}\\small\\setlength{{\\tabcolsep}}{{4pt}}\n"
+                f"\\refstepcounter{{table}}{lab}Table~\\thetable: {caption}\\par\\medskip\n"
+                f"\\input{{tables/{name}}}\n\\end{{center}}\n")
     return (f"\\begin{{table}}[H]\n\\centering\\small\\setlength{{\\tabcolsep}}{{4pt}}\n"
             f"\\caption{{{caption}}}{lab}\n"
             f"\\input{{tables/{name}}}\n\\end{{table}}\n")
@@ -98,6 +105,9 @@ def _tables(res: Results, audit, calibration) -> dict:
             out[name] = fn(res.claims[cid])
     if audit:
         out["audit.tex"] = TB.audit_table(audit)
+        steps = TB.audit_steps_table(audit)
+        if steps:
+            out["audit_steps.tex"] = steps
     if calibration:
         out["calibration.tex"] = TB.calibration_table(calibration)
     return out
@@ -130,14 +140,22 @@ def write(results: dict, audit: dict | None, out: str, calibration: dict | None 
                      "gives, the value simulation needs (with a confidence interval), the slack "
                      "ratio proof/simulation and the slack of each step of the proof. Violations: "
                      f"{len(audit.get('violations', []))}.\n"
-                     + _table("audit.tex", "Constants audit (mtlcheck audit)."))
+                     + _table("audit.tex", "Constants audit (mtlcheck audit); steps: how "
+                              "many inequalities of the proof have their own slack in the "
+                              "next table.", breakable=True)
+                     + (_table("audit_steps.tex", "Per-step slack of each multi-step bound: "
+                               "every inequality of the proof evaluated on the simulation "
+                               "(an upper step: the proof's value over the simulated "
+                               "quantile of its statistic at the step's share of delta; a lower "
+                               "step: that quantile over the proof's value).", breakable=True)
+                        if "audit_steps.tex" in tables else ""))
     cal_sec = ""
     if calibration:
         cal_sec = ("\\section{Calibration of the decision rules}\n"
                    + _table("calibration.tex", "False-pass rate of each decision rule at its "
                             "boundary (mtlcheck calibrate), with its Clopper-Pearson 95\\% upper "
                             "bound; a rule is calibrated when that bound is at most "
-                            "$1.25\\alpha$."))
+                            "$1.25\\alpha$.", breakable=True))
     v = res.versions
     text = _template("report.tex").substitute(
         version=TB.esc(v.get("mtlcheck", "")), algorithm=algo,
