@@ -928,6 +928,7 @@ class _Alarm:
                        and threading.current_thread() is threading.main_thread())
         self.seconds = seconds
         self.on = False
+        self.armed = False
         self.old = None
 
     def _ring(self, signum, frame):
@@ -937,18 +938,19 @@ class _Alarm:
     def __enter__(self):
         if self.usable:
             self.old = signal.signal(signal.SIGALRM, self._ring)
-            self.on = True
+            self.armed = self.on = True
             signal.setitimer(signal.ITIMER_REAL, max(float(self.seconds), 0.01), self.AGAIN)
         return self
 
     def disarm(self):
         """Stop ringing and restore the previous handler (idempotent)."""
-        if not self.usable or self.old is None:
+        if not self.armed:
             return
         self.on = False
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, self.old)
-        self.old = None
+        # None: the previous handler was not installed from Python; the default is the closest
+        signal.signal(signal.SIGALRM, signal.SIG_DFL if self.old is None else self.old)
+        self.armed = False
 
     def __exit__(self, *exc):
         self.disarm()
