@@ -249,19 +249,9 @@ def audit_steps_table(audit: dict) -> str | None:
              for i, st in enumerate(r.get("steps") or [])]
     if not steps:
         return None
-    # the proof's and the simulation's value of a step, where the audit JSON carries them
-    values = any(st.get("proof") is not None or st.get("simulated") is not None
-                 for _, st in steps)
-    rows = []
-    for name, st in steps:
-        slack = num(st["slack"], 3) if st.get("slack") is not None else "not simulated"
-        extra = ([num(st["proof"]) if st.get("proof") is not None else "",
-                  num(st["simulated"]) if st.get("simulated") is not None else ""]
-                 if values else [])
-        rows.append([name, st["name"], *extra, slack])
-    if values:
-        return booktabs(rows, ["bound", "step of the proof", "proof", "simulation", "slack"],
-                        "p{4.2cm} p{7.6cm} r r r", BLOCK_LINES)
+    rows = [[name, st["name"],
+             num(st["slack"], 3) if st.get("slack") is not None else "not simulated"]
+            for name, st in steps]
     return booktabs(rows, ["bound", "step of the proof", "slack"], "p{4.6cm} p{9.4cm} r",
                     BLOCK_LINES)
 

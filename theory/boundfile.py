@@ -927,18 +927,17 @@ class _Alarm:
         self.usable = (seconds is not None and hasattr(signal, "setitimer")
                        and threading.current_thread() is threading.main_thread())
         self.seconds = seconds
-        self.on = False
         self.armed = False
         self.old = None
 
     def _ring(self, signum, frame):
-        if self.on:
+        if self.armed:
             raise _Timeout()
 
     def __enter__(self):
         if self.usable:
             self.old = signal.signal(signal.SIGALRM, self._ring)
-            self.armed = self.on = True
+            self.armed = True
             signal.setitimer(signal.ITIMER_REAL, max(float(self.seconds), 0.01), self.AGAIN)
         return self
 
@@ -946,11 +945,10 @@ class _Alarm:
         """Stop ringing and restore the previous handler (idempotent)."""
         if not self.armed:
             return
-        self.on = False
+        self.armed = False                  # from here on a ring does nothing
         signal.setitimer(signal.ITIMER_REAL, 0)
         # None: the previous handler was not installed from Python; the default is the closest
         signal.signal(signal.SIGALRM, signal.SIG_DFL if self.old is None else self.old)
-        self.armed = False
 
     def __exit__(self, *exc):
         self.disarm()
