@@ -124,6 +124,66 @@ def test_matrix_bernstein_eigenvalue_bounds_hold():
     assert _mc_quantile_ok(ev[:, -1], Tt._v_max(T, r, dl), 1 - dl)
 
 
+def test_circle_tail_T10_holds_and_beats_matrix_chernoff():
+    """T10: P(|sum of T uniform unit vectors of R^2| >= s) <= delta, against 10^5 draws per T; and
+    for r = 2 it gives a larger lambda_min bound than matrix Bernstein / Chernoff alone."""
+    rng = np.random.default_rng(11)
+    for T, dl in ((8, 0.05), (64, 0.01), (256, 0.02)):
+        th = rng.uniform(0, 2 * np.pi, (100_000, T))
+        S_ = np.hypot(np.cos(th).sum(1), np.sin(th).sum(1))
+        s = Tt.circle_sum_dev(T, dl)
+        assert 0 < s <= T
+        assert np.mean(S_ >= s) <= dl + 3 * math.sqrt(dl / 1e5)
+        assert np.quantile(S_, 1 - dl / 3) < s * 1.6           # not vacuous: a few sd, not T
+    e = Tt.chernoff_eps_fast(32.0, 2, 0.01, "lower")
+    assert Tt._v_min(64, 2, 0.01) >= (1 - e) * 32.0 + 2.0               # 21.7 against 18.1
+
+
+def test_beta_sum_tail_T11_holds():
+    """T11: the lower tail of a sum of m Beta(a, b) by Chernoff with the exact Laplace transform,
+    against 2 10^5 draws; the transform against mpmath; and at least as large as the old tails."""
+    import mpmath as mp
+    from scipy.special import hyp1f1
+    for a, b, l in ((1, 15, 7.0), (0.5, 7.5, 300.0), (1.5, 30, 40.0)):
+        assert float(hyp1f1(a, a + b, -l)) == pytest.approx(float(mp.hyp1f1(a, a + b, -l)), rel=1e-12)
+    rng = np.random.default_rng(12)
+    for d, r, m, dl in ((32, 2, 64, 0.01), (16, 3, 32, 0.05), (64, 2, 128, 0.005)):
+        x = rng.beta(r / 2, (d - r) / 2, (200_000, m)).sum(1)
+        s = Tt.beta_sum_lower(m, r / 2, (d - r) / 2, dl)
+        assert np.mean(x <= s) <= dl + 3 * math.sqrt(dl / 2e5)
+        assert s >= Tt._g_low(d, r, m, dl) - 1e-12 and s > 0.5 * m * r / d
+
+
+def test_gram_square_trace_bound_T7b_holds():
+    """T7b: 4 Gram <= (2 - 2/pi) lambda_max(W W^T) I + (2/pi) 1 1^T in PSD order, and tr(Gram^2) <=
+    gram_sq_trace_bound, for random unit rows (including a nearly collinear W)."""
+    rng = np.random.default_rng(13)
+    for d, m in ((8, 32), (16, 256), (32, 16), (64, 128)):
+        for W0 in (_unit(rng, m, d), _unit(rng, m, d) * 0.1 + np.eye(d)[0]):
+            W0 = W0 / np.linalg.norm(W0, axis=1, keepdims=True)
+            G = arccos_kernel(W0)
+            lS = np.linalg.eigvalsh(W0 @ W0.T)[-1]
+            Bm = (2 - 2 / np.pi) * lS * np.eye(m) + (2 / np.pi) * np.ones((m, m))
+            assert np.linalg.eigvalsh(Bm - 4 * G)[0] >= -1e-9
+            assert float((G * G).sum()) <= Tt.gram_sq_trace_bound(lS, m) + 1e-9
+
+
+def test_kappa_projection_inequality_is_deterministic():
+    """Section 9.4b: kappa = |H V|^2/|H|^2 >= lambda_min(V^T V) X/(X + Y) with X = (|A| - |E Q|)_+^2,
+    Y = |E|^2, for H = A + E, A = G V^T (any G), Q an orthonormal basis of col(V): random cases."""
+    rng = np.random.default_rng(14)
+    for _ in range(300):
+        m, T, r = rng.integers(3, 20), rng.integers(3, 40), rng.integers(1, 3)
+        V = rng.standard_normal((T, r))
+        A = rng.standard_normal((m, r)) @ V.T * rng.uniform(0.1, 3)
+        E = rng.standard_normal((m, T)) * rng.uniform(0.01, 2)
+        H = A + E
+        Q = np.linalg.qr(V)[0]
+        X = max(np.linalg.norm(A) - np.linalg.norm(E @ Q), 0.0) ** 2
+        lb = np.linalg.eigvalsh(V.T @ V)[0] * X / (X + (E * E).sum())
+        assert ((H @ V) ** 2).sum() / (H * H).sum() >= lb * (1 - 1e-12)
+
+
 # --- section 6: the probe ---------------------------------------------------------------------
 
 def test_loo_kappa_and_optimal_alpha():

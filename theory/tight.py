@@ -36,6 +36,7 @@ __all__ = [
     # tools
     "cantelli_dev", "bernstein_dev", "matrix_bernstein_dev", "nonneg_lower_dev",
     "q_blocks_frob2", "s_blocks_frob2", "q_block", "s_block", "gram_lmax_bound",
+    "circle_sum_dev", "beta_sum_lower", "gram_sq_trace_bound",
     "step_slacks",
     # section 6
     "ridge_df", "ridge_objective", "loo_kappa", "loo_combine", "probe_bound_tight", "probe_bound_tight_expr",
@@ -95,6 +96,65 @@ def nonneg_lower_dev(second_moment_sum: float, delta: float) -> float:
     """For independent X_i >= 0: P(sum X_i <= E sum - s) <= exp(-s^2 / (2 sum E X_i^2))
     (Boucheron, Lugosi, Massart 2013, Exercise 2.9 / Maurer 2003); s = sqrt(2 sum E X^2 log(1/delta))."""
     return math.sqrt(2.0 * second_moment_sum * math.log(1.0 / delta))
+
+
+def circle_sum_dev(T: int, delta: float) -> float:
+    """s with P(|u_1 + ... + u_T| >= s) <= delta for i.i.d. u_t uniform on the unit circle of
+    R^2 (T10, docs/derivations.md 12): E I0(l |S|) = I0(l)^T for every l > 0 (average
+    E exp(l S.e) = I0(l)^T over a uniform direction e), so by Markov P(|S| >= s) <= I0(l)^T /
+    I0(l s); s is the smallest such value over l (any l is valid), capped at T."""
+    from scipy.optimize import brentq, minimize_scalar
+    from scipy.special import i0e
+    T = int(T)
+    if T <= 0:
+        return 0.0
+    log_i0 = lambda x: x + math.log(i0e(x))
+    rhs0 = math.log(1.0 / delta)
+
+    def s_at(l):
+        rhs = T * log_i0(l) + rhs0                 # need log I0(l s) >= rhs
+        g = lambda s: log_i0(l * s) - rhs
+        if g(float(T)) < 0:
+            return float(T)
+        s = brentq(g, 0.0, float(T), xtol=1e-13, rtol=1e-13)
+        while g(s) < 0:                            # step to the conservative side of the root
+            s = math.nextafter(s, math.inf)
+        return min(s, float(T))
+
+    res = minimize_scalar(lambda x: s_at(math.exp(x)), bounds=(-12.0, 4.0), method="bounded",
+                          options={"xatol": 1e-6})
+    return min(s_at(math.exp(res.x)), s_at(2.0 * math.sqrt(math.log(1 / delta) / T)), float(T))
+
+
+def beta_sum_lower(m: int, a: float, b: float, delta: float) -> float:
+    """s with P(X_1 + ... + X_m <= s) <= delta for i.i.d. X_i ~ Beta(a, b) (T11, docs/
+    derivations.md 12): Chernoff with the exact Laplace transform E exp(-l X) = 1F1(a; a+b; -l),
+    P(sum <= s) <= exp(l s) (E e^{-l X})^m, so every l > 0 gives the valid s(l) =
+    (log delta - m log E e^{-l X}) / l; the largest over l (>= 0)."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import hyp1f1
+    ld = math.log(delta)
+
+    def s_at(l):
+        phi = float(hyp1f1(a, a + b, -l))
+        if not phi > 0:
+            return -math.inf
+        return (ld - m * (math.log(phi) + 1e-12)) / l     # 1e-12: rounding, conservative side
+
+    res = minimize_scalar(lambda x: -s_at(math.exp(x)), bounds=(-6.0, 9.0), method="bounded",
+                          options={"xatol": 1e-6})
+    return max(s_at(math.exp(res.x)), 0.0)
+
+
+def gram_sq_trace_bound(lmax_S: float, m: int) -> float:
+    """T7b: tr(Gram^2) for the arc-cosine Gram of m unit rows with lambda_max(W W^T) <= lmax_S:
+    4 Gram <= (2 - 2/pi) lmax_S I + (2/pi) 1 1^T (PSD order, the proof of T7 with (1.c)^2 kept),
+    so tr(Gram^2) <= tr(Gram B) = ((2 - 2/pi) lmax_S m/2 + (2/pi) 1^T Gram 1)/4, with
+    1^T Gram 1 <= min(m^2/2, 1^T B 1); and <= lambda_max(Gram) tr(Gram) (T7)."""
+    c1 = (2 - 2 / math.pi) * lmax_S
+    one_gram_one = min(m * m / 2.0, (c1 * m + (2 / math.pi) * m * m) / 4.0)
+    return min((c1 * m / 2.0 + (2 / math.pi) * one_gram_one) / 4.0,
+               gram_lmax_bound(lmax_S, m) * m / 2.0)
 
 
 # ============================================================================================
@@ -719,6 +779,8 @@ def _v_min(T, r, dk, chernoff=True):
         e = chernoff_eps_fast(T / r, r, dk, "lower")
         if math.isfinite(e):
             lo = max(lo, (1 - e) * T / r)
+    if r == 2:                       # exact law: lambda_min = T/2 - |sum_t exp(2 i theta_t)|/2 (T10)
+        lo = max(lo, T / 2 - circle_sum_dev(T, dk) / 2)
     return max(lo, 0.0)
 
 
@@ -737,19 +799,23 @@ def _rank_one_sum_max(n, k, dk, chernoff=True):
 
 
 def _v_max(T, r, dk, chernoff=True):
-    """lambda_max(V V^T) for T task vectors uniform on the sphere of R^r (section 9.3)."""
-    return _rank_one_sum_max(T, r, dk, chernoff)
+    """lambda_max(V V^T) for T task vectors uniform on the sphere of R^r (section 9.3); for r = 2
+    also T/2 + |sum_t exp(2 i theta_t)|/2 with T10."""
+    hi = _rank_one_sum_max(T, r, dk, chernoff)
+    if r == 2:
+        hi = min(hi, T / 2 + circle_sum_dev(T, dk) / 2)
+    return hi
 
 
 def _g_low(d, r, m, dk):
     """|W0 M|_F^2 = sum of m i.i.d. Beta(r/2, (d-r)/2) >= m r/d - t (section 9.3): t the smaller
     of the nonnegative lower tail (sum E X^2 = m r (r+2)/(d (d+2))) and Bernstein with
-    E X - X <= r/d, var = 2 r (d-r)/(d^2 (d+2))."""
+    E X - X <= r/d, var = 2 r (d-r)/(d^2 (d+2)); or the exact-Laplace Chernoff bound (T11) if larger."""
     if d == r:
         return float(m)
     t1 = nonneg_lower_dev(m * r * (r + 2) / (d * (d + 2)), dk)
     t2 = bernstein_dev(m * 2 * r * (d - r) / (d * d * (d + 2)), r / d, dk)
-    return max(m * r / d - min(t1, t2), 0.0)
+    return max(m * r / d - min(t1, t2), beta_sum_lower(m, r / 2, (d - r) / 2, dk), 0.0)
 
 
 def _s_max(d, m, dk, chernoff=True):
@@ -776,10 +842,23 @@ def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True):
     num_amp = math.sqrt(lam_lo) * a - math.sqrt(U1)
     den = a * a * (1 - 1 / n1) + T * m / (2 * n1) + cd * (2 * math.sqrt(Lam_G / n1) * a
                                                           + math.sqrt(T * beta2))
-    kappa = max(num_amp, 0.0) ** 2 / den if den > 0 else 0.0
+    kappa_tri = max(num_amp, 0.0) ** 2 / den if den > 0 else 0.0
+    # the projection form (section 9.4b): kappa >= lam_min X / (X + Y), X = |A + E Q Q^T|^2 >=
+    # (|A| - |E Q|)_+^2, Y = |E (I - Q Q^T)|^2 <= |E|^2, Q an orthonormal basis of col(V)
+    tau = gram_sq_trace_bound(Lam_S, m)
+    z4 = m * m * ((1.5) ** 0.25 + fk) ** 4                  # >= E|zeta|^4 (9.4)
+    U_Q = m * r / (2 * n1) + cantelli_dev(r * z4 / n1 ** 3 + 2 * r * tau / n1 ** 2,
+                                          deltas["head_VT"])
+    U_E = (T * m / 2 - a * a) / n1 + cantelli_dev(T * z4 / n1 ** 3 + 2 * T * tau / n1 ** 2,
+                                                  deltas["head_norm"])
+    X = max(a - math.sqrt(U_Q), 0.0) ** 2
+    kappa_proj = lam_lo * X / (X + U_E) if X > 0 else 0.0
+    form = "projection" if kappa_proj >= kappa_tri else "triangle"
     return {"lam_lo": lam_lo, "lam_hi": lam_hi, "Q_lo": Q_lo, "Lam_S": Lam_S, "Lam_G": Lam_G,
-            "beta2": beta2, "U1": U1, "A_lo": a, "kappa_lb": kappa, "num_amp": num_amp,
-            "cd_head": cd, "fk": fk}
+            "beta2": beta2, "U1": U1, "A_lo": a, "kappa_lb": max(kappa_tri, kappa_proj),
+            "num_amp": num_amp if form == "triangle" else a - math.sqrt(U_Q),
+            "cd_head": cd, "fk": fk, "form": form, "kappa_triangle": kappa_tri,
+            "kappa_projection": kappa_proj, "tau": tau, "U_Q": U_Q, "U_E": U_E, "X_lo": X}
 
 
 def _hp_pieces(d, r, T, n1, n2, m, deltas, p, chernoff=True):
@@ -869,6 +948,23 @@ def kappa_lb_tight(d: int, r: int, T: int, n1: int, m: int, delta: float, p: flo
 
 
 def _kappa_steps(info, deltas):
+    if info.get("form") == "projection":
+        return [
+            {"name": "matrix Chernoff / circle tail (T10): lambda_min(V^T V) >= lam_lo",
+             "kind": "lower", "proof": info["lam_lo"], "delta": deltas["V_min"], "sim": "lam_min"},
+            {"name": "Beta lower tail (T11): |W0 M|_F^2 >= Q_lo", "kind": "lower",
+             "proof": info["Q_lo"], "delta": deltas["G_low"], "sim": "Q"},
+            {"name": "matrix Bernstein/Chernoff: lambda_max(W0^T W0) <= Lam_S", "kind": "upper",
+             "proof": info["Lam_S"], "delta": deltas["S_max"], "sim": "lmax_S"},
+            {"name": "T7b: tr(Gram^2) <= tau (deterministic given Lam_S)", "kind": "upper",
+             "proof": info["tau"], "delta": deltas["S_max"], "sim": "tr_gram2"},
+            {"name": "Cantelli: |E Q|^2 <= U_Q (head noise in the span of V)", "kind": "upper",
+             "proof": info["U_Q"], "delta": deltas["head_VT"], "sim": "EQ2"},
+            {"name": "Cantelli: |E|^2 <= U_E (all head noise)", "kind": "upper",
+             "proof": info["U_E"], "delta": deltas["head_norm"], "sim": "E2"},
+            {"name": "head alignment kappa >= kappa_lb", "kind": "lower", "proof": info["kappa_lb"],
+             "delta": sum(deltas[k] for k in KAPPA_KEYS), "sim": "kappa"},
+        ]
     return [
         {"name": "matrix Bernstein/Chernoff: lambda_min(V V^T) >= lam_lo", "kind": "lower",
          "proof": info["lam_lo"], "delta": deltas["V_min"], "sim": "lam_min"},
@@ -927,9 +1023,10 @@ def e_out_hp_bound_tight(d: int, r: int, T: int, n1: int, n2: int, m: int, delta
 @lru_cache(maxsize=None)
 def e_out_hp_bound_tight_expr() -> sp.Expr:
     """Sympy form of :func:`e_out_hp_bound_tight` with the Bernstein deviations only (closed
-    forms; the numeric bound may take the smaller Chernoff one, which is also valid) and the
-    fixed split HP_TIGHT_WEIGHTS (as rationals), in d, r, T, n1, n2, m, delta, p. For r >= 2,
-    d > r."""
+    forms; the numeric bound may take the smaller Chernoff, circle (T10) or Beta (T11) one, which
+    are also valid), the projection form of kappa_lb (9.4b, tau = lambda_max(Gram) m/2) and the
+    fixed split HP_TIGHT_WEIGHTS (as rationals; the V_max share is spent unused), in d, r, T, n1,
+    n2, m, delta, p. For r >= 2, d > r."""
     d, r, T, n1, n2, m, dl, p = S.d, S.r, S.T, S.n1, S.n2, S.m, S.delta, S.p
     tot = sum(HP_TIGHT_WEIGHTS.values())
     dk = {k: sp.Rational(v / tot).limit_denominator(10 ** 6) * dl for k, v in HP_TIGHT_WEIGHTS.items()}
@@ -943,17 +1040,18 @@ def e_out_hp_bound_tight_expr() -> sp.Expr:
         return Lc * l / 3 + sp.sqrt((Lc * l / 3) ** 2 + 2 * l * var)
 
     lam_lo = T / r - bern(T * (1 / r - 1 / r ** 2), 1 / r, dk["V_min"] / r)
-    lam_hi = T / r + bern(T * (1 / r - 1 / r ** 2), 1 - 1 / r, dk["V_max"] / r)
     Q_lo = m * r / d - sp.sqrt(2 * m * r * (r + 2) / (d * (d + 2)) * L(dk["G_low"]))
     Lam_S = m / d + bern(m * (1 / d - 1 / d ** 2), 1 - 1 / d, dk["S_max"] / d)
     Lam_G = ((2 - 2 / sp.pi) * Lam_S + 2 / sp.pi * m) / 4
-    beta2 = (m ** 2 * (sp.Rational(3, 2) ** sp.Rational(1, 4) + fk) ** 4 + m * n1 * Lam_G) / n1 ** 3
     cs = lambda var, delta_: sp.sqrt(var * (1 - delta_) / delta_)
-    U1 = T * m / (2 * n1) + cs(T * beta2 + Lam_G * m * (lam_hi - 1) * T / n1 ** 2, dk["head_VT"])
-    cd = sp.sqrt((1 - dk["head_norm"]) / dk["head_norm"])
     a = fk * sp.sqrt(lam_lo * Q_lo)
-    kappa = (sp.sqrt(lam_lo) * a - sp.sqrt(U1)) ** 2 / (
-        a ** 2 * (1 - 1 / n1) + T * m / (2 * n1) + cd * (2 * sp.sqrt(Lam_G / n1) * a + sp.sqrt(T * beta2)))
+    # the projection form of 9.4b, tau = the second bound of T7b (lambda_max(Gram) tr(Gram))
+    tau = Lam_G * m / 2
+    z4 = m ** 2 * (sp.Rational(3, 2) ** sp.Rational(1, 4) + fk) ** 4
+    U_Q = m * r / (2 * n1) + cs(r * z4 / n1 ** 3 + 2 * r * tau / n1 ** 2, dk["head_VT"])
+    U_E = (T * m / 2 - a ** 2) / n1 + cs(T * z4 / n1 ** 3 + 2 * T * tau / n1 ** 2, dk["head_norm"])
+    X = (a - sp.sqrt(U_Q)) ** 2
+    kappa = lam_lo * X / (X + U_E)
     vO = 2 / (d - r) + 4 * (d - r + 2) / ((d - r) * n2)
     vI = 1 / c_r + ((r * (r + 2)) ** sp.Rational(1, 4) + fk) ** 4 / (n2 * c_r ** 2)
     Iamp = sp.sqrt(n2) * fk * sp.sqrt(kappa) - sp.sqrt(c_r * (1 + cs(vI, dk["in"])))
@@ -1024,7 +1122,8 @@ def e_out_sim_stats(W0, W, M, heads, V, n1: int, n2: int, eta_a: float = 1.0,
     """Per-run statistics for the steps of section 9 from a pretraining run (one-step algorithm):
     W0, W (m x d), M, heads (T x m), V = tasks.params (T x r). Y = W T n2 / eta_W, H = heads^T /
     eta_a, A = f k W0 M V^T, E = H - A. Returns lam_min, lam_max (of V^T V), Q = |W0 M|^2,
-    lmax_S = lambda_max(W0^T W0), lmax_gram (of the arc-cosine Gram of W0), EVT2 = |E V|^2,
+    lmax_S = lambda_max(W0^T W0), lmax_gram (of the arc-cosine Gram of W0), tr_gram2 = its
+    tr(Gram^2), EVT2 = |E V|^2, EQ2 = |E Q|^2 (Q an orthonormal basis of col(V)), E2 = |E|^2,
     H2 = |H|^2, U2_rel = (2<A,E> + |E|^2) / U2(|A|) (needs ``info`` of e_out_hp_bound_tight),
     kappa, R_out = |Y P|^2/(n2 |H|^2 (d-r)/2), R_in = |N|^2/(n2 |H|^2 c_r), E_out."""
     W0 = B.normalise_rows(np.asarray(W0, float))
@@ -1047,15 +1146,17 @@ def e_out_sim_stats(W0, W, M, heads, V, n1: int, n2: int, eta_a: float = 1.0,
     A = fk * G @ V.T
     E = H - A
     ev = np.linalg.eigvalsh(V.T @ V)
+    Gm = arccos_kernel(W0)
     out = {"lam_min": float(ev[0]), "lam_max": float(ev[-1]), "Q": float((G * G).sum()),
            "lmax_S": float(np.linalg.eigvalsh(W0.T @ W0)[-1]),
-           "lmax_gram": float(np.linalg.eigvalsh(arccos_kernel(W0))[-1]),
+           "lmax_gram": float(np.linalg.eigvalsh(Gm)[-1]), "tr_gram2": float((Gm * Gm).sum()),
            "EVT2": float(((E @ V) ** 2).sum()),
+           "EQ2": float(((E @ np.linalg.qr(V)[0]) ** 2).sum()), "E2": float((E * E).sum()),
            "kappa": float(((H @ V) ** 2).sum()) / H2, "H2": H2,
            "R_out": float((YP * YP).sum()) / (n2 * H2 * (d - r) * _ind()) if d > r else 0.0,
            "R_in": float((N * N).sum()) / (n2 * H2 * c_r),
            "E_out": float((YP * YP).sum()) / float((Y * Y).sum())}
-    if info is not None:
+    if info is not None and "cd_head" in info:
         Aa = float(np.linalg.norm(A))
         U2 = (T * m / 2 - Aa * Aa) / n1 + info["cd_head"] * (
             2 * math.sqrt(info["Lam_G"] / n1) * Aa + math.sqrt(T * info["beta2"]))
