@@ -1185,7 +1185,10 @@ def step_slacks_conditional(runs: list[tuple[list[dict], dict]]) -> list[dict]:
 
 def kappa_lb_given_w0v(W0, M, V, n1: int, delta: float, p: float = 0.0, parts: bool = False):
     """Section 9.4, conditional on W0 and the tasks V (T x r); probability over the head-step
-    samples only: kappa >= (|A V| - sqrt(U1))_+^2 / (|A|^2 + mu_E + c2 (2 sqrt(sum_t A_t^T G A_t / n1)
+    samples only: the larger of the projection form of 9.4b (lambda_min(V^T V) X/(X + U_E), X =
+    (|A| - sqrt(U_Q))_+^2, with the exact conditional means sum_t |q_t|^2 (m/2 - |A_t|^2)/n1 and
+    mu_E, and tr(G^2) exactly) and the triangle form
+    kappa >= (|A V| - sqrt(U1))_+^2 / (|A|^2 + mu_E + c2 (2 sqrt(sum_t A_t^T G A_t / n1)
     + sqrt(T) beta)), with A = f k W0 M V^T exactly, G the arc-cosine Gram of W0,
     mu_E = sum_t (m/2 - |A_t|^2)/n1, U1 = mu_E + sqrt(Var (1-d1)/d1),
     Var = T beta^2 + 2 tr(G^2)(||V V^T||_F^2 - T)/n1^2,
@@ -1209,16 +1212,43 @@ def kappa_lb_given_w0v(W0, M, V, n1: int, delta: float, p: float = 0.0, parts: b
     AV = float(np.linalg.norm(A @ V))
     A2 = float((A * A).sum())
 
+    # the projection form (section 9.4b) with the exact conditional moments
+    Qb = np.linalg.qr(V)[0]                                   # T x r, orthonormal basis of col(V)
+    q2 = (Qb * Qb).sum(1)
+    z4t = (1.5 ** 0.25 * math.sqrt(m) + np.sqrt(At2)) ** 4    # >= E|zeta_t|^4
+    muQ = float((q2 * (m / 2 - At2)).sum()) / n1
+    varQ = float((q2 * q2 * z4t).sum()) / n1 ** 3 + 2 * trG2 * V.shape[1] / n1 ** 2
+    varE = float(z4t.sum()) / n1 ** 3 + 2 * T * trG2 / n1 ** 2
+    lmin = float(np.linalg.eigvalsh(V.T @ V)[0])
+
     def at(d1, d2):
         U1 = muE + cantelli_dev(varVT, d1)
         den = A2 + muE + math.sqrt((1 - d2) / d2) * (2 * math.sqrt(quadA / n1)
                                                      + math.sqrt(T * beta2))
-        return max(AV - math.sqrt(U1), 0.0) ** 2 / den, d1, d2, U1, den
+        k_tri = max(AV - math.sqrt(U1), 0.0) ** 2 / den
+        UQ = muQ + cantelli_dev(varQ, d1)
+        UE = muE + cantelli_dev(varE, d2)
+        X = max(math.sqrt(A2) - math.sqrt(UQ), 0.0) ** 2
+        k_proj = lmin * X / (X + UE) if X > 0 else 0.0
+        if k_proj > k_tri:
+            return k_proj, d1, d2, UQ, UE, "projection"
+        return k_tri, d1, d2, U1, den, "triangle"
 
-    k, d1, d2, U1, den = _best_two_way_split(delta, (0.2, 0.35, 0.5, 0.65, 0.8, 0.9), at,
-                                             maximise=True)
+    k, d1, d2, U1, den, form = _best_two_way_split(delta, (0.2, 0.35, 0.5, 0.65, 0.8, 0.9), at,
+                                                   maximise=True)
     if not parts:
         return k
+    if form == "projection":
+        steps = [
+            {"name": "Cantelli (exact conditional mean and tr(Gram^2)): |E Q|^2 <= U_Q",
+             "kind": "upper", "proof": U1, "delta": d1, "sim": "EQ2"},
+            {"name": "Cantelli: |E|^2 <= U_E", "kind": "upper", "proof": den, "delta": d2,
+             "sim": "E2"},
+            {"name": "kappa >= kappa_lb given W0, V", "kind": "lower", "proof": k, "delta": delta,
+             "sim": "kappa"},
+        ]
+        return k, {"steps": steps, "U_Q": U1, "U_E": den, "AV": AV, "A2": A2, "muE": muE,
+                   "form": form}
     steps = [
         {"name": "Cantelli (exact conditional variance): |E V|^2 <= U1", "kind": "upper",
          "proof": U1, "delta": d1, "sim": "EVT2"},
@@ -1226,7 +1256,8 @@ def kappa_lb_given_w0v(W0, M, V, n1: int, delta: float, p: float = 0.0, parts: b
         {"name": "kappa >= kappa_lb given W0, V", "kind": "lower", "proof": k, "delta": delta,
          "sim": "kappa"},
     ]
-    return k, {"steps": steps, "U1": U1, "den": den, "AV": AV, "A2": A2, "muE": muE}
+    return k, {"steps": steps, "U1": U1, "den": den, "AV": AV, "A2": A2, "muE": muE,
+               "form": form}
 
 
 # ============================================================================================
