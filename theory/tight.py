@@ -112,7 +112,7 @@ def circle_sum_dev(T: int, delta: float) -> float:
     rhs0 = math.log(1.0 / delta)
 
     def s_at(l):
-        rhs = T * log_i0(l) + rhs0                 # need log I0(l s) >= rhs
+        rhs = T * log_i0(l) + rhs0 + 1e-9          # need log I0(l s) >= rhs; 1e-9: rounding
         g = lambda s: log_i0(l * s) - rhs
         if g(float(T)) < 0:
             return float(T)
@@ -994,13 +994,17 @@ def e_out_hp_bound_tight(d: int, r: int, T: int, n1: int, n2: int, m: int, delta
           v_out = 2/(d-r) + 4 (d-r+2)/((d-r) n2)                         (Cantelli, out of span)
       I = (sqrt(n2) f k sqrt(kappa_lb) - sqrt(c_r (1 + s_in)))_+^2,
           s_in = sqrt(v_in (1 - d_in)/d_in), v_in = 1/c_r + ((r(r+2))^{1/4} + f k)^4/(n2 c_r^2)
-      kappa_lb = (sqrt(lam_lo) a - sqrt(U1))_+^2 / (a^2 (1 - 1/n1) + T m/(2 n1)
+      kappa_lb = the larger of the triangle form (9.4)
+                  (sqrt(lam_lo) a - sqrt(U1))_+^2 / (a^2 (1 - 1/n1) + T m/(2 n1)
                   + c (2 sqrt(Lam_G/n1) a + sqrt(T beta2))),   a = f k sqrt(lam_lo Q_lo),
+                 and the projection form (9.4b) lam_lo X / (X + U_E), X = (a - sqrt(U_Q))_+^2,
 
-    lam_lo, lam_hi: matrix Bernstein / Chernoff for V V^T; Q_lo: lower tail of |W0 M|_F^2; Lam_G:
-    the Gram bound T7 with lambda_max(W0^T W0) <= Lam_S; U1: Cantelli for |E V^T|^2;
-    c = sqrt((1 - d_head)/d_head). The eight failure probabilities add to delta; their split is
-    ``weights`` (default: optimised for the parameters)."""
+    lam_lo, lam_hi: matrix Bernstein / Chernoff for V V^T (and T10 for r = 2); Q_lo: lower tail
+    of |W0 M|_F^2 (and T11); Lam_G: the Gram bound T7 with lambda_max(W0^T W0) <= Lam_S; U1:
+    Cantelli for |E V^T|^2; c = sqrt((1 - d_head)/d_head); U_Q, U_E: Cantelli for |E Q|^2 and |E|^2
+    with tr(Gram^2) <= tau (T7b). The eight failure probabilities add to delta (the projection
+    form leaves the V_max share unused); their split is ``weights`` (default: optimised for the
+    parameters)."""
     if p >= 0.5:
         return (1.0, {}) if parts else 1.0
     w = weights if weights is not None else _optimise_weights(d, r, T, n1, n2, m, delta, p)
@@ -1026,7 +1030,8 @@ def e_out_hp_bound_tight_expr() -> sp.Expr:
     forms; the numeric bound may take the smaller Chernoff, circle (T10) or Beta (T11) one, which
     are also valid), the projection form of kappa_lb (9.4b, tau = lambda_max(Gram) m/2) and the
     fixed split HP_TIGHT_WEIGHTS (as rationals; the V_max share is spent unused), in d, r, T, n1,
-    n2, m, delta, p. For r >= 2, d > r."""
+    n2, m, delta, p. For r >= 2, d > r. Positive parts are kept as sympy Max, as in the numeric
+    bound (without them a negative amplitude squared would give a spurious bound below 1)."""
     d, r, T, n1, n2, m, dl, p = S.d, S.r, S.T, S.n1, S.n2, S.m, S.delta, S.p
     tot = sum(HP_TIGHT_WEIGHTS.values())
     dk = {k: sp.Rational(v / tot).limit_denominator(10 ** 6) * dl for k, v in HP_TIGHT_WEIGHTS.items()}
@@ -1039,8 +1044,8 @@ def e_out_hp_bound_tight_expr() -> sp.Expr:
         l = L(delta_)
         return Lc * l / 3 + sp.sqrt((Lc * l / 3) ** 2 + 2 * l * var)
 
-    lam_lo = T / r - bern(T * (1 / r - 1 / r ** 2), 1 / r, dk["V_min"] / r)
-    Q_lo = m * r / d - sp.sqrt(2 * m * r * (r + 2) / (d * (d + 2)) * L(dk["G_low"]))
+    lam_lo = sp.Max(T / r - bern(T * (1 / r - 1 / r ** 2), 1 / r, dk["V_min"] / r), 0)
+    Q_lo = sp.Max(m * r / d - sp.sqrt(2 * m * r * (r + 2) / (d * (d + 2)) * L(dk["G_low"])), 0)
     Lam_S = m / d + bern(m * (1 / d - 1 / d ** 2), 1 - 1 / d, dk["S_max"] / d)
     Lam_G = ((2 - 2 / sp.pi) * Lam_S + 2 / sp.pi * m) / 4
     cs = lambda var, delta_: sp.sqrt(var * (1 - delta_) / delta_)
@@ -1050,13 +1055,13 @@ def e_out_hp_bound_tight_expr() -> sp.Expr:
     z4 = m ** 2 * (sp.Rational(3, 2) ** sp.Rational(1, 4) + fk) ** 4
     U_Q = m * r / (2 * n1) + cs(r * z4 / n1 ** 3 + 2 * r * tau / n1 ** 2, dk["head_VT"])
     U_E = (T * m / 2 - a ** 2) / n1 + cs(T * z4 / n1 ** 3 + 2 * T * tau / n1 ** 2, dk["head_norm"])
-    X = (a - sp.sqrt(U_Q)) ** 2
+    X = sp.Max(a - sp.sqrt(U_Q), 0) ** 2
     kappa = lam_lo * X / (X + U_E)
     vO = 2 / (d - r) + 4 * (d - r + 2) / ((d - r) * n2)
     vI = 1 / c_r + ((r * (r + 2)) ** sp.Rational(1, 4) + fk) ** 4 / (n2 * c_r ** 2)
     Iamp = sp.sqrt(n2) * fk * sp.sqrt(kappa) - sp.sqrt(c_r * (1 + cs(vI, dk["in"])))
     N = (d - r) * (1 + cs(vO, dk["out"])) / 2
-    return 1 / (1 + Iamp ** 2 / N)
+    return 1 / (1 + sp.Max(Iamp, 0) ** 2 / N)
 
 
 def _hp_given_s1_pieces(W0, M, H, V, n2, p):
