@@ -948,41 +948,36 @@ def kappa_lb_tight(d: int, r: int, T: int, n1: int, m: int, delta: float, p: flo
 
 
 def _kappa_steps(info, deltas):
+    """The steps of kappa_lb (9.4 or 9.4b, whichever ``info["form"]`` says won): the tails of V and
+    W0 that both forms use, then the head-noise events of the form, then kappa itself."""
+    lam_lo = {"name": "matrix Chernoff / circle tail (T10): lambda_min(V^T V) >= lam_lo",
+              "kind": "lower", "proof": info["lam_lo"], "delta": deltas["V_min"], "sim": "lam_min"}
+    q_lo = {"name": "Beta lower tail (T11): |W0 M|_F^2 >= Q_lo", "kind": "lower",
+            "proof": info["Q_lo"], "delta": deltas["G_low"], "sim": "Q"}
+    lam_s = {"name": "matrix Bernstein/Chernoff: lambda_max(W0^T W0) <= Lam_S", "kind": "upper",
+             "proof": info["Lam_S"], "delta": deltas["S_max"], "sim": "lmax_S"}
+    kappa = {"name": "head alignment kappa >= kappa_lb", "kind": "lower", "proof": info["kappa_lb"],
+             "delta": sum(deltas[k] for k in KAPPA_KEYS), "sim": "kappa"}
     if info.get("form") == "projection":
-        return [
-            {"name": "matrix Chernoff / circle tail (T10): lambda_min(V^T V) >= lam_lo",
-             "kind": "lower", "proof": info["lam_lo"], "delta": deltas["V_min"], "sim": "lam_min"},
-            {"name": "Beta lower tail (T11): |W0 M|_F^2 >= Q_lo", "kind": "lower",
-             "proof": info["Q_lo"], "delta": deltas["G_low"], "sim": "Q"},
-            {"name": "matrix Bernstein/Chernoff: lambda_max(W0^T W0) <= Lam_S", "kind": "upper",
-             "proof": info["Lam_S"], "delta": deltas["S_max"], "sim": "lmax_S"},
-            {"name": "T7b: tr(Gram^2) <= tau (deterministic given Lam_S)", "kind": "upper",
-             "proof": info["tau"], "delta": deltas["S_max"], "sim": "tr_gram2"},
-            {"name": "Cantelli: |E Q|^2 <= U_Q (head noise in the span of V)", "kind": "upper",
-             "proof": info["U_Q"], "delta": deltas["head_VT"], "sim": "EQ2"},
-            {"name": "Cantelli: |E|^2 <= U_E (all head noise)", "kind": "upper",
-             "proof": info["U_E"], "delta": deltas["head_norm"], "sim": "E2"},
-            {"name": "head alignment kappa >= kappa_lb", "kind": "lower", "proof": info["kappa_lb"],
-             "delta": sum(deltas[k] for k in KAPPA_KEYS), "sim": "kappa"},
-        ]
-    return [
-        {"name": "matrix Bernstein/Chernoff: lambda_min(V V^T) >= lam_lo", "kind": "lower",
-         "proof": info["lam_lo"], "delta": deltas["V_min"], "sim": "lam_min"},
-        {"name": "matrix Bernstein/Chernoff: lambda_max(V V^T) <= lam_hi", "kind": "upper",
-         "proof": info["lam_hi"], "delta": deltas["V_max"], "sim": "lam_max"},
-        {"name": "Beta lower tail: |W0 M|_F^2 >= Q_lo", "kind": "lower", "proof": info["Q_lo"],
-         "delta": deltas["G_low"], "sim": "Q"},
-        {"name": "matrix Bernstein/Chernoff: lambda_max(W0^T W0) <= Lam_S", "kind": "upper",
-         "proof": info["Lam_S"], "delta": deltas["S_max"], "sim": "lmax_S"},
-        {"name": "Gram bound: lambda_max(E relu relu^T) <= Lam_G (deterministic given Lam_S)",
-         "kind": "upper", "proof": info["Lam_G"], "delta": deltas["S_max"], "sim": "lmax_gram"},
-        {"name": "Cantelli: |E V^T|^2 <= U1", "kind": "upper", "proof": info["U1"],
-         "delta": deltas["head_VT"], "sim": "EVT2"},
-        {"name": "Cantelli: 2<A,E> + |E|^2 <= U2(|A|) (normalised)", "kind": "upper", "proof": 1.0,
-         "delta": deltas["head_norm"], "sim": "U2_rel"},
-        {"name": "head alignment kappa >= kappa_lb", "kind": "lower", "proof": info["kappa_lb"],
-         "delta": sum(deltas[k] for k in KAPPA_KEYS), "sim": "kappa"},
-    ]
+        return [lam_lo, q_lo, lam_s,
+                {"name": "T7b: tr(Gram^2) <= tau (deterministic given Lam_S)", "kind": "upper",
+                 "proof": info["tau"], "delta": deltas["S_max"], "sim": "tr_gram2"},
+                {"name": "Cantelli: |E Q|^2 <= U_Q (head noise in the span of V)", "kind": "upper",
+                 "proof": info["U_Q"], "delta": deltas["head_VT"], "sim": "EQ2"},
+                {"name": "Cantelli: |E|^2 <= U_E (all head noise)", "kind": "upper",
+                 "proof": info["U_E"], "delta": deltas["head_norm"], "sim": "E2"},
+                kappa]
+    return [lam_lo,
+            {"name": "matrix Chernoff / circle tail (T10): lambda_max(V^T V) <= lam_hi",
+             "kind": "upper", "proof": info["lam_hi"], "delta": deltas["V_max"], "sim": "lam_max"},
+            q_lo, lam_s,
+            {"name": "Gram bound: lambda_max(E relu relu^T) <= Lam_G (deterministic given Lam_S)",
+             "kind": "upper", "proof": info["Lam_G"], "delta": deltas["S_max"], "sim": "lmax_gram"},
+            {"name": "Cantelli: |E V^T|^2 <= U1", "kind": "upper", "proof": info["U1"],
+             "delta": deltas["head_VT"], "sim": "EVT2"},
+            {"name": "Cantelli: 2<A,E> + |E|^2 <= U2(|A|) (normalised)", "kind": "upper",
+             "proof": 1.0, "delta": deltas["head_norm"], "sim": "U2_rel"},
+            kappa]
 
 
 def e_out_hp_bound_tight(d: int, r: int, T: int, n1: int, n2: int, m: int, delta: float,
@@ -1161,7 +1156,7 @@ def e_out_sim_stats(W0, W, M, heads, V, n1: int, n2: int, eta_a: float = 1.0,
            "R_out": float((YP * YP).sum()) / (n2 * H2 * (d - r) * _ind()) if d > r else 0.0,
            "R_in": float((N * N).sum()) / (n2 * H2 * c_r),
            "E_out": float((YP * YP).sum()) / float((Y * Y).sum())}
-    if info is not None and "cd_head" in info:
+    if info is not None:
         Aa = float(np.linalg.norm(A))
         U2 = (T * m / 2 - Aa * Aa) / n1 + info["cd_head"] * (
             2 * math.sqrt(info["Lam_G"] / n1) * Aa + math.sqrt(T * info["beta2"]))
@@ -1239,29 +1234,30 @@ def kappa_lb_given_w0v(W0, M, V, n1: int, delta: float, p: float = 0.0, parts: b
             return k_proj, d1, d2, UQ, UE, "projection"
         return k_tri, d1, d2, U1, den, "triangle"
 
-    k, d1, d2, U1, den, form = _best_two_way_split(delta, (0.2, 0.35, 0.5, 0.65, 0.8, 0.9), at,
-                                                   maximise=True)
+    # u1, u2: the bounds of the form's two events (U_Q, U_E or U1, the |H|^2 bound den)
+    k, d1, d2, u1, u2, form = _best_two_way_split(delta, (0.2, 0.35, 0.5, 0.65, 0.8, 0.9), at,
+                                                  maximise=True)
     if not parts:
         return k
     if form == "projection":
         steps = [
             {"name": "Cantelli (exact conditional mean and tr(Gram^2)): |E Q|^2 <= U_Q",
-             "kind": "upper", "proof": U1, "delta": d1, "sim": "EQ2"},
-            {"name": "Cantelli: |E|^2 <= U_E", "kind": "upper", "proof": den, "delta": d2,
+             "kind": "upper", "proof": u1, "delta": d1, "sim": "EQ2"},
+            {"name": "Cantelli: |E|^2 <= U_E", "kind": "upper", "proof": u2, "delta": d2,
              "sim": "E2"},
             {"name": "kappa >= kappa_lb given W0, V", "kind": "lower", "proof": k, "delta": delta,
              "sim": "kappa"},
         ]
-        return k, {"steps": steps, "U_Q": U1, "U_E": den, "AV": AV, "A2": A2, "muE": muE,
+        return k, {"steps": steps, "U_Q": u1, "U_E": u2, "AV": AV, "A2": A2, "muE": muE,
                    "form": form}
     steps = [
         {"name": "Cantelli (exact conditional variance): |E V|^2 <= U1", "kind": "upper",
-         "proof": U1, "delta": d1, "sim": "EVT2"},
-        {"name": "Cantelli: |H|^2 <= den", "kind": "upper", "proof": den, "delta": d2, "sim": "H2"},
+         "proof": u1, "delta": d1, "sim": "EVT2"},
+        {"name": "Cantelli: |H|^2 <= den", "kind": "upper", "proof": u2, "delta": d2, "sim": "H2"},
         {"name": "kappa >= kappa_lb given W0, V", "kind": "lower", "proof": k, "delta": delta,
          "sim": "kappa"},
     ]
-    return k, {"steps": steps, "U1": U1, "den": den, "AV": AV, "A2": A2, "muE": muE,
+    return k, {"steps": steps, "U1": u1, "den": u2, "AV": AV, "A2": A2, "muE": muE,
                "form": form}
 
 
