@@ -13,6 +13,7 @@ from statistics import NormalDist
 import numpy as np
 import torch
 
+from ..reports.tables import ceiling_text
 from ..sim.device import resolve_device
 from ..sim.pretrain import PretrainConfig, pretrain
 from ..sim.probes import FeatureMap, probe_curve
@@ -28,6 +29,7 @@ from ..theory.audit import (SLACK_MAX, AuditRow, exact_constant_row, lower_const
                             theory_sections, upper_constant_row)
 from ..theory.model import Algorithm, ReferenceModel
 from ..theory.params import ParameterError, validate
+from .probe_routes import route_ceilings
 
 Z = 3.29          # two-sided 99.9% normal quantile for the identity constants
 PROFILES = {
@@ -36,19 +38,21 @@ PROFILES = {
                   markov_cfg=(32, 2, 64, 256, 256, 64), markov_K=6,
                   hp_cfg=(16, 2, 2048, 2048, 2048, 256), hp_K=6,
                   single_cfg=(64, 3, 256, 4096, 128), single_K=6,
-                  probe_cfg=(64, 2, 64), probe_reps=4, rf_d=(16,), rf_lb_d=(16,)),
+                  probe_cfg=(64, 2, 64), probe_reps=4, route_reps=24, rf_d=(16,),
+                  rf_lb_d=(16,)),
     "quick": dict(mc_N=500_000, grid=[(d, T, n) for d in (32, 128) for T in (1, 16, 256)
                                         for n in (32, 512)], grid_seeds=8, grid_m=64,
                   markov_cfg=(32, 2, 64, 256, 256, 64), markov_K=40,
                   hp_cfg=(16, 2, 2048, 2048, 2048, 256), hp_K=40,
                   single_cfg=(64, 3, 256, 4096, 128), single_K=40,
-                  probe_cfg=(64, 2, 64), probe_reps=16, rf_d=(16, 64), rf_lb_d=(16, 48)),
+                  probe_cfg=(64, 2, 64), probe_reps=16, route_reps=100, rf_d=(16, 64),
+                  rf_lb_d=(16, 48)),
     "full": dict(mc_N=4_000_000, grid=[(d, T, n) for d in (32, 128, 512) for T in (1, 16, 256)
                                         for n in (32, 256, 2048)], grid_seeds=24, grid_m=64,
                  markov_cfg=(64, 2, 256, 512, 512, 128), markov_K=200,
                  hp_cfg=(16, 2, 2048, 2048, 2048, 256), hp_K=40,
                  single_cfg=(64, 3, 256, 4096, 128), single_K=200,
-                 probe_cfg=(128, 2, 64), probe_reps=32, rf_d=(16, 64, 256),
+                 probe_cfg=(128, 2, 64), probe_reps=32, route_reps=200, rf_d=(16, 64, 256),
                  rf_lb_d=(16, 48, 96)),
 }
 
@@ -278,8 +282,11 @@ def probe_rows(P, base_seed, progress, device) -> list[AuditRow]:
         f"n* bound (C2), eps={eps}, lambda={lam}", "6.4", nb, n_star, n_star, n_star, cfg,
         f"the smallest n whose risk bound reaches eps vs the measured n*; the risk bound at the "
         f"measured n* is {b_at:.3g} against eps = {eps} (steps there): the loss is the ridge "
-        f"floor R* = {info_at['R_star']:.3g} next to eps and the leverage term",
+        f"floor R* = {info_at['R_star']:.3g} next to eps and the leverage term; ceilings: the n "
+        f"each proof route reaches with exact or simulated ingredients (derivations 6.7)",
         T_.step_slacks(info_at["steps"], st_at)))
+    rows[-1].ceilings = route_ceilings(W, M, grid, lam, eps, n_star, P["route_reps"],
+                                       base_seed + 9)
     widths = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]
     ex = B.width_risk_curve(W, M, widths)
     bound = T_.width_bound_curve_tight(W, M, widths)
@@ -381,6 +388,9 @@ def main_audit(args) -> int:
             print(f"{wrow['status']}: {wrow['constant']} (section {wrow['section']}): slack "
                   f"{wrow['slack'] if wrow['slack'] is None else format(wrow['slack'], '.3g')}"
                   f"{where}")
+            for c in wrow.get("ceilings") or []:
+                print(f"    route ceiling, {c['route']}: {ceiling_text(c, wrow['simulated'])} "
+                      f"({c['what']})")
         if failed:
             print("\n" + "!" * 72)
             for vrow in out["violations"]:
