@@ -1,112 +1,177 @@
-"""Route ceilings for the n* bound of check C2 (docs/derivations.md 6.7).
+"""Route floors for the n* bound of check C2 (docs/derivations.md 6.7).
 
 The audit row of the n* bound compares the smallest n at which the derived risk bound of 6.1
-reaches eps with the measured n*. This module asks a different question: with every ingredient of
-a proof route replaced by its exact or simulated value (so that no inequality of the route loses
-anything beyond the route's first, structural step), at which n would the route reach eps? No
-rigorous bound along that route can reach eps sooner, so the ratio of that n to the measured n* is
-a floor on the slack of the whole family of bounds. These are measurements, not bounds: they are
-printed next to the audit row (``ceilings``), never compared with anything.
+reaches eps with the measured n*. This module asks a different question. Keep a proof route's
+structural steps, and replace each quantity that the route goes on to bound by its exact or
+simulated value. At which n does the result reach eps? A rigorous bound along that route is at
+least that value at every n, so it cannot reach eps sooner: the n up to which the route stays
+above eps, divided by n*, is a floor on the slack of every bound along the route. These are
+measurements, not bounds. They are printed next to the audit row (``ceilings``) and never
+compared with anything.
 
 Routes (features phi = relu(W x) with unit rows, halfspace task y = sign(u . x), u = M v, clipped
-ridge probe with penalty lam, as in probe_sim_stats):
+ridge probe with penalty lam as in probe_sim_stats; e_j, r_j, h_j the leave-one-out residuals,
+residuals and leverages of the (n+1)-sample pool fitted with penalty n lam):
 
-- ``loo``: steps 1-2 of 6.1, E R(clip f_n) <= E min(4, e_j^2), e_j the leave-one-out residual of
-  the (n+1)-sample pool. Every bound of 6.1 (and any bound that starts from the leave-one-out
-  residuals of the unclipped fit) is at least this.
-- ``leverage``: the multiplicative form, min(4, r^2/(1-h)^2) <= r^2/(1-h_q)^2 + 4 1{h > h_q}, with
-  E r_j^2 and the (1-q)-quantile h_q of the leverages simulated (an oracle tail), minimised over
-  q. A bound that controls the leverages by a tail inequality is at least this.
-- ``lipschitz``: clipping is 1-Lipschitz, so by Minkowski in L2 over (task, data, test point),
-  sqrt(E R(clip f_n)) <= sqrt(E_v R(clip b_lam)) + sqrt(E |b_n - b_lam|_G^2), with the population
-  ridge solution b_lam(v) = (G + lam)^-1 W M v / sqrt(2 pi) (derivations 2.2, 2.7), G exact, and
-  the two expectations simulated. This route keeps the benefit of clipping in its floor.
+- ``loo``, steps 1-2 of 6.1: E R(clip f_n) <= E min(4, e_j^2). Every bound that passes through
+  step 2 (all of 6.1) is at least this.
+- ``split``, step 3 of 6.1 in its middle form: min(4, r^2/(1-h)^2) <= alpha r^2 + 4 (1 - alpha
+  (1-h)^2)_+ for every alpha >= 1, with E r^2 and the law of h simulated and alpha optimised. This
+  is the best of step 3's splits. It lies below 6.1's kappa(alpha) h form and below every single
+  threshold r^2/(1-h_0)^2 + 4 1{h > h_0} (alpha = (1-h_0)^-2), so every bound that separates r_j
+  from h_j this way is at least this.
+- ``lipschitz``: clip is 1-Lipschitz, so by Minkowski in L2 over (task, data, test point),
+  sqrt(E R(clip f_n)) <= sqrt(E_v R(clip b_lam)) + sqrt(E |b_n - b_lam|_G^2). The comparator is
+  the population ridge solution b_lam(v) = (G + lam)^-1 W M v / sqrt(2 pi) (derivations 2.2,
+  2.7), G exact, both expectations simulated. The floor holds for this route with this comparator
+  (Minkowski and the unclipped deviation term are its structural steps).
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+from scipy.optimize import minimize_scalar
 
 from ..checks.complexity import crossing_status
 from ..theory import bounds as B
 
-__all__ = ["ROUTES", "route_curves", "route_ceilings"]
+__all__ = ["ROUTES", "Z_FLOOR", "population_ridge", "pool_stats", "split_value", "route_curves",
+           "route_ceilings"]
 
 #: route name -> what it is, for the audit note and the report
 ROUTES = {
     "loo": "steps 1-2 of 6.1 exact: E min(4, e_j^2) of the leave-one-out residuals",
-    "leverage": "multiplicative leverage form with the simulated leverage quantile (oracle tail)",
-    "lipschitz": "clip 1-Lipschitz + Minkowski: (sqrt(E R(clip b_lam)) "
+    "split": "best split of step 3, alpha E r^2 + 4 E(1 - alpha (1-h)^2)_+, E r^2 and the law "
+             "of h simulated",
+    "lipschitz": "clip 1-Lipschitz + Minkowski with comparator b_lam: (sqrt(E R(clip b_lam)) "
                  "+ sqrt(E|b_n - b_lam|_G^2))^2",
 }
+#: a route counts as above eps at n when its simulated value exceeds eps by Z_FLOOR standard errors
+Z_FLOOR = 2.0
+
+
+def population_ridge(W, M, vs, lam: float) -> np.ndarray:
+    """b_lam(v) = (G + lam)^-1 E[phi y] for each row v of ``vs`` (unit rows of W, G the
+    arc-cosine Gram): E[y relu(w . x)] = (w . M v)/sqrt(2 pi) for y = sign(M v . x)
+    (derivations 2.2). It minimises E (y - b . phi)^2 + lam |b|^2, the population form of the
+    probe's objective."""
+    Wn = B.normalise_rows(np.asarray(W, dtype=float))
+    G = B.arccos_kernel(Wn)
+    h = Wn @ np.asarray(M, dtype=float) @ np.atleast_2d(vs).T / math.sqrt(2 * math.pi)
+    return np.linalg.solve(G + lam * np.eye(len(G)), h).T
+
+
+def pool_stats(F, y, lam: float) -> dict:
+    """A pool of n + 1 samples (features F, labels y) fitted with penalty n lam, so that each
+    leave-one-out fit is the n-sample probe: residuals r, leverages h, leave-one-out residuals
+    e = r / (1 - h) (Sherman-Morrison), and b_n, the n-sample probe on the first n samples."""
+    n = len(y) - 1
+    m = F.shape[1]
+    A = F.T @ F + n * lam * np.eye(m)
+    res = y - F @ np.linalg.solve(A, F.T @ y)
+    h = np.einsum("ij,ji->i", F, np.linalg.solve(A, F.T))
+    b_n = np.linalg.solve(F[:n].T @ F[:n] + n * lam * np.eye(m), F[:n].T @ y[:n])
+    return {"r": res, "h": h, "e": res / (1 - h), "b_n": b_n}
+
+
+def split_value(r2: np.ndarray, h: np.ndarray) -> tuple[float, float]:
+    """(min over alpha >= 1 of alpha mean(r2) + mean 4 (1 - alpha (1-h)^2)_+, the minimiser).
+    The objective is convex in alpha (linear plus a positive part of a linear function), so a
+    bounded scalar minimisation over log alpha finds its minimum; alpha = 1 is also tried."""
+    er2, c = float(np.mean(r2)), (1 - np.asarray(h)) ** 2
+
+    def f(la):
+        a = math.exp(la)
+        return a * er2 + 4 * float(np.mean(np.maximum(1 - a * c, 0.0)))
+
+    res = minimize_scalar(f, bounds=(0.0, math.log(1e6)), method="bounded",
+                          options={"xatol": 1e-10})
+    best = min((f(0.0), 0.0), (float(res.fun), float(res.x)))
+    return best[0], math.exp(best[1])
 
 
 def route_curves(W, M, grid, lam: float, reps: int, seed: int, n_test: int = 20000) -> dict:
-    """Per n of ``grid``: the measured clipped risk (leave-one-out, unbiased for E R(clip f_n))
-    and the value of each route of ROUTES with exact or simulated ingredients. Every repetition
-    draws a task v (fixed across n: common random numbers) and a fresh pool of n + 1 samples."""
+    """Per n of ``grid``: the clipped risk of the probe (leave-one-out on the pool, unbiased for
+    E R(clip f_n)) and the value of each route of ROUTES, each with its standard error over the
+    ``reps`` independent repetitions (key + '_se'); 'dev' is E |b_n - b_lam|_G^2 and 'clip_floor'
+    E_v R(clip b_lam). Draws, in this order from one generator: the reps tasks v; per task,
+    n_test test points for the floor; then per n and per task a pool of n + 1 samples (the same
+    v at every n: common random numbers)."""
     if reps < 2 or not grid or min(grid) < 1:
         raise ValueError("route_curves needs reps >= 2 and a grid of positive sample sizes")
     rng = np.random.default_rng(seed)
     Wn = B.normalise_rows(np.asarray(W, dtype=float))
     M = np.asarray(M, dtype=float)
-    m, (d, r) = Wn.shape[0], M.shape
+    d = M.shape[0]
     G = B.arccos_kernel(Wn)
-    vs = rng.standard_normal((reps, r))
+    vs = rng.standard_normal((reps, M.shape[1]))
     vs /= np.linalg.norm(vs, axis=1, keepdims=True)
-    # b_lam(v) = (G + lam)^-1 E[phi y], E[phi y] = W M v / sqrt(2 pi) (halfspace; section 2.2)
-    b_lam = np.linalg.solve(G + lam * np.eye(m), (Wn @ M @ vs.T) / math.sqrt(2 * math.pi)).T
-    rc_floor = []
+    b_lam = population_ridge(Wn, M, vs, lam)
+    floor = []
     for v, b in zip(vs, b_lam):
         X = rng.standard_normal((n_test, d))
         y = np.where(X @ (M @ v) >= 0, 1.0, -1.0)
-        rc_floor.append(float(np.mean((y - np.clip(np.maximum(X @ Wn.T, 0.0) @ b, -1, 1)) ** 2)))
-    rc_floor = float(np.mean(rc_floor))
-    out = {"n": list(grid), "clipped": [], "loo": [], "leverage": [], "lipschitz": [],
-           "clip_floor": rc_floor}
+        floor.append(float(np.mean((y - np.clip(np.maximum(X @ Wn.T, 0.0) @ b, -1, 1)) ** 2)))
+    Fl, Fl_se = float(np.mean(floor)), float(np.std(floor, ddof=1) / math.sqrt(reps))
+    keys = ("clipped", "loo", "split", "lipschitz")
+    out = {"n": list(grid), "clip_floor": Fl, "dev": [], **{k: [] for k in keys},
+           **{k + "_se": [] for k in keys}}
+
+    def add(key, per_rep):
+        out[key].append(float(np.mean(per_rep)))
+        out[key + "_se"].append(float(np.std(per_rep, ddof=1) / math.sqrt(len(per_rep))))
+
     for n in grid:
         clipped, min4, r2, hs, dev = [], [], [], [], []
         for v, b in zip(vs, b_lam):
             X = rng.standard_normal((n + 1, d))
             y = np.where(X @ (M @ v) >= 0, 1.0, -1.0)
-            F = np.maximum(X @ Wn.T, 0.0)
-            A = F.T @ F + n * lam * np.eye(m)
-            beta = np.linalg.solve(A, F.T @ y)
-            res = y - F @ beta
-            h = np.einsum("ij,ji->i", F, np.linalg.solve(A, F.T))
-            e = res / (1 - h)
+            st = pool_stats(np.maximum(X @ Wn.T, 0.0), y, lam)
+            e = st["e"]
             clipped.append(float(np.mean((y - np.clip(y - e, -1, 1)) ** 2)))
             min4.append(float(np.mean(np.minimum(4.0, e ** 2))))
-            r2.append(float(np.mean(res ** 2)))
-            hs.append(h)
-            # the n-sample probe (first n of the pool) against the population solution
-            bn = np.linalg.solve(F[:n].T @ F[:n] + n * lam * np.eye(m), F[:n].T @ y[:n])
-            dev.append(float((bn - b) @ G @ (bn - b)))
-        hs = np.concatenate(hs)
-        er2 = float(np.mean(r2))
-        lev = min(er2 / (1 - float(np.quantile(hs, 1 - q))) ** 2 + 4 * q
-                  for q in np.geomspace(1e-4, 0.5, 80))
-        out["clipped"].append(float(np.mean(clipped)))
-        out["loo"].append(float(np.mean(min4)))
-        out["leverage"].append(float(lev))
-        out["lipschitz"].append((math.sqrt(rc_floor) + math.sqrt(float(np.mean(dev)))) ** 2)
+            r2.append(st["r"] ** 2)
+            hs.append(st["h"])
+            dv = st["b_n"] - b
+            dev.append(float(dv @ G @ dv))
+        add("clipped", clipped)
+        add("loo", min4)
+        _, alpha = split_value(np.concatenate(r2), np.concatenate(hs))
+        add("split", [alpha * float(np.mean(a)) + 4 * float(np.mean(np.maximum(
+            1 - alpha * (1 - h) ** 2, 0.0))) for a, h in zip(r2, hs)])
+        D, D_se = float(np.mean(dev)), float(np.std(dev, ddof=1) / math.sqrt(reps))
+        val = (math.sqrt(Fl) + math.sqrt(D)) ** 2
+        out["dev"].append(D)
+        out["lipschitz"].append(val)
+        # delta method: d val/dF = (sqrt F + sqrt D)/sqrt F, and likewise for D
+        out["lipschitz_se"].append((math.sqrt(Fl) + math.sqrt(D)) * math.sqrt(
+            Fl_se ** 2 / Fl + (D_se ** 2 / D if D > 0 else 0.0)))
     return out
 
 
-def route_ceilings(W, M, grid, lam: float, eps: float, n_star: float, reps: int,
-                   seed: int) -> list[dict]:
-    """[{route, n, slack, what}]: the n at which each route of ROUTES (exact or simulated
-    ingredients) reaches eps (log-interpolated on ``grid``; None beyond its end) and its ratio to
-    the measured n* (a floor on the slack of every rigorous bound along that route)."""
-    curves = route_curves(W, M, grid, lam, reps, seed)
-    ok = math.isfinite(n_star) and n_star > 0
+def route_ceilings(W, M, grid, lam: float, eps: float, reps: int, seed: int) -> list[dict]:
+    """For each route of ROUTES: ``n``, the largest grid n up to which the route stays above eps
+    by Z_FLOOR standard errors at every grid point (every bound along the route needs more than n
+    samples); ``n_star``, the probe's n* on the same draws (log-interpolated crossing of the
+    clipped curve); ``slack`` = n / n_star; ``crossing``, the route's own interpolated crossing
+    (a point estimate, None beyond the grid); ``censored``: 'left' when the route is not above
+    eps even at grid[0] (no floor: n and slack None), 'right' when it stays above eps on the
+    whole grid (n = grid[-1], the floor is at least that)."""
+    grid = sorted(grid)
+    c = route_curves(W, M, grid, lam, reps, seed)
+    n_star, cens_star = crossing_status(grid, c["clipped"], eps)
+    star_ok = cens_star is None
     out = []
     for name, what in ROUTES.items():
-        x = crossing_status(grid, curves[name], eps)[0]
-        fin = math.isfinite(x)
-        out.append({"route": name, "n": x if fin else None,
-                    "slack": x / n_star if fin and ok else None,
-                    "beyond": None if fin else max(grid), "what": what})
+        above = [v - Z_FLOOR * s > eps for v, s in zip(c[name], c[name + "_se"])]
+        k = above.index(False) if False in above else len(grid)
+        n = grid[k - 1] if k > 0 else None
+        cross = crossing_status(grid, c[name], eps)[0]
+        out.append({"route": name, "n": n,
+                    "slack": n / n_star if n is not None and star_ok else None,
+                    "n_star": n_star if star_ok else None,
+                    "crossing": cross if math.isfinite(cross) else None,
+                    "censored": "left" if k == 0 else "right" if k == len(grid) else None,
+                    "what": what})
     return out
-

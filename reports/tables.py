@@ -241,36 +241,34 @@ def audit_table(audit: dict) -> str:
                            "status", "steps"], "p{4.6cm} l l r r r r l r", BLOCK_LINES)
 
 
-def ceiling_text(c: dict, n_star: float | None = None) -> str:
-    """One ceiling as text: 'n = 57 (4.7x n*)', or 'n > 4096 (> 340x n*)' beyond the grid (the
-    ratio only when the measured n* is given and finite)."""
-    if c.get("n") is not None:
-        ratio = f" ({c['slack']:.3g}x n*)" if c.get("slack") is not None else ""
-        return f"n = {c['n']:.4g}{ratio}"
-    ok = n_star is not None and math.isfinite(n_star) and n_star > 0
-    return f"n > {c['beyond']}" + (f" (> {c['beyond'] / n_star:.3g}x n*)" if ok else "")
+def ceiling_text(c: dict) -> str:
+    """One route floor (qa/probe_routes.py) as text: 'needs n > 48 (3.6x n* = 13.3); crosses eps
+    near 57', '... on the whole grid' when the route never reaches eps there, 'no floor' when it
+    is not above eps even at the smallest n."""
+    if c.get("n") is None:
+        return "no floor (not above eps at the smallest n of the grid)"
+    ratio = (f" ({c['slack']:.3g}x n* = {c['n_star']:.3g})" if c.get("slack") is not None
+             else "")
+    if c.get("censored") == "right":
+        return f"needs n > {c['n']:g}{ratio}: above eps on the whole grid"
+    cross = f"; crosses eps near {c['crossing']:.4g}" if c.get("crossing") is not None else ""
+    return f"needs n > {c['n']:g}{ratio}{cross}"
 
 
 def audit_steps_table(audit: dict) -> str | None:
     """The per-step slack of every multi-step bound of the constants audit (docs/derivations.md
     sections 6, 7, 9): one row per inequality of the proof, evaluated on the simulation, then the
-    route ceilings of the row (derivations 6.7); None for an audit without steps."""
+    route floors of the row (derivations 6.7); None for an audit without steps."""
     rows = []
     for r in audit.get("rows", []):
         for i, st in enumerate(r.get("steps") or []):
             rows.append([r["constant"] if i == 0 else "", st["name"],
                          num(st["slack"], 3) if st.get("slack") is not None else "not simulated"])
-        # the n each proof route would need with exact ingredients (qa/probe_routes.py)
+        # the n each proof route needs at least, with exact ingredients (qa/probe_routes.py)
         for c in r.get("ceilings") or []:
-            meas = r.get("simulated")
-            if c.get("slack") is not None:
-                sl = num(c["slack"], 3)
-            elif c.get("beyond") and meas and math.isfinite(meas) and meas > 0:
-                sl = f"> {num(c['beyond'] / meas, 3)}"
-            else:
-                sl = "n/a"
-            rows.append(["", f"route ceiling, {c['route']} ({c['what']}): "
-                             f"{ceiling_text(c, meas)}", sl])
+            sl = num(c["slack"], 3) if c.get("slack") is not None else "n/a"
+            rows.append(["", f"route floor, {c['route']} ({c['what']}): {ceiling_text(c)}",
+                         (">= " if c.get("censored") == "right" else "") + sl])
     if not rows:
         return None
     return booktabs(rows, ["bound", "step of the proof", "slack"], "p{4.6cm} p{9.4cm} r",

@@ -80,15 +80,18 @@ def test_audit_cli_smoke_rows_have_steps_and_no_violation():
         steps = rows[name]["steps"]
         assert len(steps) >= 3 and all(s["slack"] is None or s["slack"] > 0 for s in steps)
         assert rows[name]["status"] == "ok" and rows[name]["slack"] <= 10
-    # the n* row carries its route ceilings (derivations 6.7), each a finite n with its ratio to
-    # the measured n*, or null with the grid end
+    # the n* row carries its route floors (derivations 6.7): a grid n with its ratio to the n* of
+    # the same draws, or null when the route is not above eps even at the smallest n
     nrow = rows["n* bound (C2), eps=0.4, lambda=0.1"]
-    assert [c["route"] for c in nrow["ceilings"]] == ["loo", "leverage", "lipschitz"]
+    assert [c["route"] for c in nrow["ceilings"]] == ["loo", "split", "lipschitz"]
     for c in nrow["ceilings"]:
         if c["n"] is None:
-            assert c["slack"] is None and c["beyond"] == 4096
-        else:
-            assert c["slack"] == pytest.approx(c["n"] / nrow["simulated"])
+            assert c["slack"] is None and c["censored"] == "left"
+        elif c["n_star"] is not None:
+            assert c["slack"] == pytest.approx(c["n"] / c["n_star"])
+    # the derived bound lies above every route, so it needs at least the split route's floor
+    split = nrow["ceilings"][1]
+    assert split["n"] is None or nrow["proof"] > split["n"]
     weak = {r["constant"] for r in out["loose_or_vacuous"]}
     assert weak == {r["constant"] for r in out["rows"] if r["status"] in ("LOOSE", "VACUOUS")}
     grid = [r for r in out["rows"] if r["constant"].startswith("prediction (a)")]

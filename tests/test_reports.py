@@ -140,10 +140,10 @@ def _long_audit_and_calibration(tmp_path):
     # route ceilings (qa/probe_routes.py): one reached on the grid, one beyond it; the formula in
     # the description carries |, _ and ^, which the table must escape
     rows[-1]["ceilings"] = [
-        {"route": "loo", "n": 57.2, "slack": 4.77, "beyond": None,
-         "what": "steps 1-2 of 6.1 exact: E min(4, e_j^2)"},
-        {"route": "lipschitz", "n": None, "slack": None, "beyond": 4096,
-         "what": "(sqrt(E R(clip b_lam)) + sqrt(E|b_n - b_lam|_G^2))^2"}]
+        {"route": "loo", "n": 48, "slack": 3.6, "n_star": 13.3, "crossing": 57.2,
+         "censored": None, "what": "steps 1-2 of 6.1 exact: E min(4, e_j^2)"},
+        {"route": "lipschitz", "n": 4096, "slack": 308.0, "n_star": 13.3, "crossing": None,
+         "censored": "right", "what": "(sqrt(E R(clip b_lam)) + sqrt(E|b_n - b_lam|_G^2))^2"}]
     audit = {"profile": "quick", "seed": 0, "rows": rows, "violations": [],
              "loose_or_vacuous": []}
     rules = [{"rule": f"rule {i}: Student-t UCB of the slope of mean log n* vs log d <= 0.25",
@@ -176,9 +176,10 @@ def test_long_tables_break_across_pages(quick_results, tmp_path):
     assert tables["audit.tex"].count("\\begin{tabular}") >= 3
     assert tables["audit_steps.tex"].count("\\begin{tabular}") >= 10
     assert "[69.11]" in tables["audit_steps.tex"] and "rule 59:" in tables["calibration.tex"]
-    assert "route ceiling, loo" in tables["audit_steps.tex"] and "n = 57.2 (4.77x n*)" in \
+    assert "route floor, loo" in tables["audit_steps.tex"]
+    assert "needs n \\textgreater{} 48 (3.6x n* = 13.3); crosses eps near 57.2" in \
         tables["audit_steps.tex"]
-    assert "n \\textgreater{} 4096 (\\textgreater{} 1.64e+04x n*)" in tables["audit_steps.tex"]
+    assert "above eps on the whole grid & \\textgreater{}= 308" in tables["audit_steps.tex"]
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", str(out / "report.pdf"), "-"], capture_output=True,
                               text=True).stdout

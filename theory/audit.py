@@ -37,8 +37,9 @@ class AuditRow:
     config: dict = field(default_factory=dict)
     note: str = ""
     steps: list = field(default_factory=list)     # [{"name", "slack"}]: per inequality
-    # [{"route", "n", "slack", "beyond", "what"}]: what a proof route would give with exact or
-    # simulated ingredients (a floor on the slack of every bound along it; qa/probe_routes.py)
+    # [{"route", "n", "slack", "n_star", "crossing", "censored", "what"}]: the n a proof route
+    # needs at least, with exact or simulated ingredients (a floor on the slack of every bound
+    # along it; qa/probe_routes.py)
     ceilings: list = field(default_factory=list)
 
     def record(self) -> dict:
