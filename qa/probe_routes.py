@@ -35,8 +35,9 @@ from scipy.optimize import minimize_scalar
 
 from ..checks.complexity import crossing_status
 from ..theory import bounds as B
+from ..theory.tight import pool_stats
 
-__all__ = ["ROUTES", "Z_FLOOR", "population_ridge", "pool_stats", "split_value", "route_curves",
+__all__ = ["ROUTES", "Z_FLOOR", "population_ridge", "split_value", "route_curves",
            "route_ceilings"]
 
 #: route name -> what it is, for the audit note and the report
@@ -60,19 +61,6 @@ def population_ridge(W, M, vs, lam: float) -> np.ndarray:
     G = B.arccos_kernel(Wn)
     h = Wn @ np.asarray(M, dtype=float) @ np.atleast_2d(vs).T / math.sqrt(2 * math.pi)
     return np.linalg.solve(G + lam * np.eye(len(G)), h).T
-
-
-def pool_stats(F, y, lam: float) -> dict:
-    """A pool of n + 1 samples (features F, labels y) fitted with penalty n lam, so that each
-    leave-one-out fit is the n-sample probe: residuals r, leverages h, leave-one-out residuals
-    e = r / (1 - h) (Sherman-Morrison), and b_n, the n-sample probe on the first n samples."""
-    n = len(y) - 1
-    m = F.shape[1]
-    A = F.T @ F + n * lam * np.eye(m)
-    res = y - F @ np.linalg.solve(A, F.T @ y)
-    h = np.einsum("ij,ji->i", F, np.linalg.solve(A, F.T))
-    b_n = np.linalg.solve(F[:n].T @ F[:n] + n * lam * np.eye(m), F[:n].T @ y[:n])
-    return {"r": res, "h": h, "e": res / (1 - h), "b_n": b_n}
 
 
 def split_value(r2: np.ndarray, h: np.ndarray) -> tuple[float, float]:

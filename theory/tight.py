@@ -40,7 +40,7 @@ __all__ = [
     "step_slacks",
     # section 6
     "ridge_df", "ridge_objective", "loo_kappa", "loo_combine", "probe_bound_tight", "probe_bound_tight_expr",
-    "probe_sample_bound_tight", "width_bound_curve_tight", "probe_sim_stats",
+    "probe_sample_bound_tight", "width_bound_curve_tight", "pool_stats", "probe_sim_stats",
     # section 7
     "single_task_isotropy_tight", "single_task_isotropy_tight_expr",
     "single_task_isotropy_given_head", "single_task_sim", "single_task_sim_stats",
@@ -694,6 +694,19 @@ def width_bound_curve_tight(W, M, widths, mus=None, form: str = "exact"):
     return out
 
 
+def pool_stats(F, y, lam: float) -> dict:
+    """A pool of n + 1 samples (features F, labels y) fitted with penalty n lam, so that each
+    leave-one-out fit is the n-sample probe: residuals r, leverages h, leave-one-out residuals
+    e = r / (1 - h) (Sherman-Morrison), and b_n, the n-sample probe on the first n samples."""
+    n = len(y) - 1
+    m = F.shape[1]
+    A = F.T @ F + n * lam * np.eye(m)
+    res = y - F @ np.linalg.solve(A, F.T @ y)
+    h = np.einsum("ij,ji->i", F, np.linalg.solve(A, F.T))
+    b_n = np.linalg.solve(F[:n].T @ F[:n] + n * lam * np.eye(m), F[:n].T @ y[:n])
+    return {"r": res, "h": h, "e": res / (1 - h), "b_n": b_n}
+
+
 def probe_sim_stats(W, M, n: int, lam: float, reps: int, seed: int, n_test: int = 2000) -> list[dict]:
     """Simulated counterparts of the steps of :func:`probe_bound_tight` (numpy, float64): per
     repetition a fresh halfspace task, a pool of n + 1 samples fitted with penalty n lam (so each
@@ -715,17 +728,12 @@ def probe_sim_stats(W, M, n: int, lam: float, reps: int, seed: int, n_test: int 
         X = rng.standard_normal((n + 1 + n_test, d))
         y = np.where(X @ (M @ v) >= 0, 1.0, -1.0)
         F = np.maximum(X @ Wn.T, 0.0)
-        Fp, yp = F[:n + 1], y[:n + 1]
-        A = Fp.T @ Fp + n * lam * np.eye(Wn.shape[0])
-        beta = np.linalg.solve(A, Fp.T @ yp)
-        res = yp - Fp @ beta
-        h = np.einsum("ij,ji->i", Fp, np.linalg.solve(A, Fp.T))
-        e = res / (1 - h)
+        yp = y[:n + 1]
+        st = pool_stats(F[:n + 1], yp, lam)
+        res, h, e = st["r"], st["h"], st["e"]
         loo = yp - np.clip(yp - e, -1, 1)
         # the n-sample probe (first n of the pool), tested on fresh points
-        An = Fp[:n].T @ Fp[:n] + n * lam * np.eye(Wn.shape[0])
-        bn = np.linalg.solve(An, Fp[:n].T @ yp[:n])
-        pt = np.clip(F[n + 1:] @ bn, -1, 1)
+        pt = np.clip(F[n + 1:] @ st["b_n"], -1, 1)
         mr2, mh = float(np.mean(res ** 2)), float(np.mean(h))
         m4 = float(np.mean(np.minimum(4, e ** 2)))
         out.append({"mean_r2": mr2, "mean_h": mh, "loo_clip": float(np.mean(loo ** 2)),
