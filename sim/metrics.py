@@ -33,8 +33,12 @@ def principal_angles(W: torch.Tensor, M: torch.Tensor) -> list[float]:
     # only directions W actually spans: a singular value at rounding level is no direction
     keep = int((s[:r] > s[0] * 1e-12).sum()) if len(s) and float(s[0]) > 0 else 0
     V = Vh[:keep].t()                                # d x (rank, at most r)
-    cos = torch.linalg.svdvals(V.t() @ M).clamp(-1.0, 1.0) if keep else torch.zeros(0)
-    angles = sorted(float(math.acos(c)) for c in cos)
+    # cosines (descending) and sines (ascending) of the same angles, combined by atan2: acos of
+    # a cosine near 1 would lose half the digits (Knyazev and Argentati 2002; derivations 1.1)
+    cos = torch.linalg.svdvals(V.t() @ M).clamp(0.0, 1.0) if keep else torch.zeros(0)
+    sin = torch.linalg.svdvals(V - M @ (M.t() @ V)).clamp(0.0, 1.0).flip(0) if keep \
+        else torch.zeros(0)
+    angles = sorted(math.atan2(float(sn), float(cs)) for cs, sn in zip(cos, sin))
     # a W of rank < r (m < r, or a missed direction) spans fewer directions: the rest at pi/2
     return angles + [math.pi / 2] * (r - len(angles))
 

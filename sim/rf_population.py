@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..theory import harmonics as H
+from ..theory.angles import NEAR_COS
 from ..theory.params import Described, ParameterError, validate
 from .probes import features, ridge_fit
 from .samplers import gaussian
@@ -35,6 +36,22 @@ def _rows(W: torch.Tensor, where: str):
     return W, nrm
 
 
+def _angles(A: torch.Tensor, Bt: torch.Tensor):
+    """(alpha, cos, sin) between the unit rows of A and of Bt, well conditioned: the GEMM cosine
+    where |cos| <= 1/sqrt(2), else alpha = 2 atan2(|a - b|, |a + b|), exact at parallel and
+    antipodal pairs (the torch twin of theory/angles.pair_angles; derivations section 1.1)."""
+    c = (A @ Bt.T).clamp_(-1.0, 1.0)
+    alpha = torch.arccos(c)
+    s = torch.sqrt(1 - c * c)
+    i, j = torch.nonzero(c.abs() > NEAR_COS, as_tuple=True)
+    step = max(1, (1 << 21) // max(1, A.shape[1]))
+    for k0 in range(0, len(i), step):
+        ii, jj = i[k0:k0 + step], j[k0:k0 + step]
+        al = 2 * torch.atan2((A[ii] - Bt[jj]).norm(dim=1), (A[ii] + Bt[jj]).norm(dim=1))
+        alpha[ii, jj], c[ii, jj], s[ii, jj] = al, torch.cos(al), torch.sin(al)
+    return alpha, c, s
+
+
 def arccos_gram(W: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
     """G_ij = E[relu(w_i . x) relu(w_j . x)] = |w_i||w_j| (sqrt(1 - c^2) + (pi - acos c) c)/(2 pi),
     c the cosine (Cho and Saul 2009; docs/derivations.md section 2.7), float64 on W's device,
@@ -45,8 +62,8 @@ def arccos_gram(W: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
     m = W.shape[0]
     G = torch.empty((m, m), dtype=_F64, device=W.device)
     for i0 in range(0, m, chunk):
-        c = (Wn[i0:i0 + chunk] @ Wn.T).clamp_(-1.0, 1.0)
-        g = (torch.sqrt(1 - c * c) + (math.pi - torch.arccos(c)) * c) / (2 * math.pi)
+        a, c, s = _angles(Wn[i0:i0 + chunk], Wn)
+        g = (s + (math.pi - a) * c) / (2 * math.pi)
         G[i0:i0 + chunk] = g * nrm[i0:i0 + chunk, None] * nrm[None, :]
     return G
 
@@ -88,11 +105,10 @@ def feature_correlation(W, M, target: str, v=None, max_degree: int = 120, chunk:
                                   + rho[:, 0] ** (len(s["w"]) + 1) * s["rest"])
         return nrm * b, nrm * err
     u = M @ _unit_v(v, M.shape[1], W.device, where)
-    c = (Wn @ u).clamp(-1.0, 1.0)
     if target == "halfspace":
-        return nrm * c / math.sqrt(2 * math.pi), torch.zeros_like(nrm)
-    return nrm * (torch.sqrt(1 - c * c) + (math.pi - torch.arccos(c)) * c) / (2 * math.pi), \
-        torch.zeros_like(nrm)
+        return nrm * (Wn @ u).clamp(-1.0, 1.0) / math.sqrt(2 * math.pi), torch.zeros_like(nrm)
+    a, c, s = (t[:, 0] for t in _angles(Wn, u[None, :]))
+    return nrm * (s + (math.pi - a) * c) / (2 * math.pi), torch.zeros_like(nrm)
 
 
 def _cholesky(G: torch.Tensor):

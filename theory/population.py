@@ -14,6 +14,7 @@ import sympy as sp
 
 from . import derive as D
 from . import symbols as S
+from .angles import pair_angles
 from .params import Described, ParameterError, check_matrix, check_orthonormal, validate
 
 __all__ = ["constants", "ey_relu", "ey_indicator_x", "halfspace_kernel", "arccos_kernel",
@@ -177,9 +178,8 @@ def halfspace_kernel(z, zp, noise: float = 0.0) -> np.ndarray:
                                     ndim=np.ndim(zp) if np.ndim(zp) in (1, 2) else 2,
                                     cols=z.shape[1]))
     f = 1 - 2 * _noise(noise, "halfspace_kernel")
-    cos = (z / np.linalg.norm(z, axis=1, keepdims=True)) @ (
-        zp / np.linalg.norm(zp, axis=1, keepdims=True)).T
-    ang = np.arccos(np.clip(cos, -1.0, 1.0))
+    ang = pair_angles(z / np.linalg.norm(z, axis=1, keepdims=True),
+                      zp / np.linalg.norm(zp, axis=1, keepdims=True))[0]   # theory/angles.py
     return f ** 2 * _np_fns()["K"](ang)
 
 
@@ -195,8 +195,7 @@ def arccos_kernel(W1, W2=None, degree: int = 1) -> np.ndarray:
     if np.any(n1_ == 0) or np.any(n2_ == 0):
         raise ParameterError("W1", "arccos_kernel", "an array with nonzero rows",
                              Described("an array with a zero row"))
-    cos = np.clip((W1 / n1_[:, None]) @ (W2 / n2_[:, None]).T, -1.0, 1.0)
-    a = np.arccos(cos)
+    a = pair_angles(W1 / n1_[:, None], W2 / n2_[:, None])[0]     # well conditioned: angles.py
     if degree == 0:
         return _np_fns()["k0"](a) * np.ones_like(a)
     return _np_fns()["k1"](n1_[:, None], n2_[None, :], a)

@@ -30,6 +30,7 @@ import sympy as sp
 
 from . import bounds as B
 from . import symbols as S
+from .angles import pair_angles, vector_angle
 from .population import arccos_kernel
 
 __all__ = [
@@ -170,12 +171,10 @@ def q_block(w, w2, which: str = "Q") -> np.ndarray:
     """The d x d matrix Q (or S) of T6 for two unit vectors (for tests)."""
     w = np.asarray(w, float)
     w2 = np.asarray(w2, float)
-    c = float(np.clip(w @ w2, -1, 1))
-    a = math.acos(c)
-    s = math.sin(a)
+    a, c, s = vector_angle(w, w2)                   # well conditioned (theory/angles.py)
     d = len(w)
     c0 = (math.pi - a) / (2 * math.pi)
-    if s < 1e-15:
+    if s == 0.0:
         Kt = np.zeros((2, 2))
         U = np.stack([w, np.zeros(d)], 1)
     else:
@@ -193,18 +192,18 @@ def s_block(w, w2) -> np.ndarray:
 def _pair_geometry(Wn: np.ndarray, M: np.ndarray):
     """Arrays over all pairs (i, j) of unit rows: rho, s = sin(alpha), c0, and the projected
     2 x 2 Gram G_M = U^T M M^T U written with the unnormalised e2' = w_j - rho w_i = s e2:
-    g11 = |M^T w_i|^2, g12 = (M^T w_i).(M^T e2'), g22 = |M^T e2'|^2 (<= s^2)."""
-    rho = np.clip(Wn @ Wn.T, -1.0, 1.0)
-    np.fill_diagonal(rho, 1.0)
-    s = np.sqrt(np.clip(1.0 - rho * rho, 0.0, None))
-    alpha = np.arccos(rho)
+    g11 = |M^T w_i|^2, g12 = (M^T w_i).(M^T e2'), g22 = |M^T e2'|^2 (<= s^2).
+    Angles by the half-angle form (theory/angles.py), and M^T e2' = M^T w_j - rho M^T w_i formed
+    as an r-vector, so g12 and g22 keep their absolute accuracy ~1e-16 as s -> 0 (expanding
+    |M^T e2'|^2 into dot products would cancel to an error of ~1e-16 on a value of size s^2)."""
+    alpha, rho, s = pair_angles(Wn)
     c0 = (np.pi - alpha) / (2 * np.pi)
     WM = Wn @ M
     nM = (WM * WM).sum(1)
-    cross = WM @ WM.T
     g11 = np.broadcast_to(nM[:, None], rho.shape)
-    g12 = cross - rho * g11
-    g22 = np.clip(nM[None, :] - 2 * rho * cross + rho * rho * g11, 0.0, None)
+    E2 = WM[None, :, :] - rho[:, :, None] * WM[:, None, :]     # M^T e2' for every pair
+    g12 = np.einsum("ik,ijk->ij", WM, E2)
+    g22 = np.einsum("ijk,ijk->ij", E2, E2)
     return rho, s, alpha, c0, g11, g12, g22
 
 
@@ -212,12 +211,12 @@ def _kg_entries(rho, s, g11, g12, g22):
     """(2 pi) Kt G in the (e1, e2) basis, with G written through the unnormalised e2'
     (entries that carry 1/s are multiplied out; g22 <= s^2 keeps them bounded)."""
     c = rho
-    ss = np.where(s > 1e-12, s, 1.0)
+    ss = np.where(s > 0.0, s, 1.0)
     k11 = s * c * g11 + s * g12
     k12 = c * g12 + g22
     k21 = s * s * g11 - c * g12
-    k22 = np.where(s > 1e-12, s * g12 - c * g22 / ss, 0.0)
-    zero = s <= 1e-12
+    k22 = np.where(s > 0.0, s * g12 - c * g22 / ss, 0.0)
+    zero = s == 0.0
     for a in (k11, k12, k21):
         a[zero] = 0.0
     return k11, k12, k21, k22
@@ -264,15 +263,13 @@ def s_blocks_frob2(W0: np.ndarray, M: np.ndarray, part: str) -> np.ndarray:
 def _q_quadratic(W0: np.ndarray, u: np.ndarray) -> np.ndarray:
     """m x m array of u^T Q_ij u for a unit vector u of R^d (T6)."""
     Wn = B.normalise_rows(W0)
-    rho = np.clip(Wn @ Wn.T, -1.0, 1.0)
-    np.fill_diagonal(rho, 1.0)
-    s = np.sqrt(np.clip(1 - rho * rho, 0, None))
-    c0 = (np.pi - np.arccos(rho)) / (2 * np.pi)
+    alpha, rho, s = pair_angles(Wn)                 # well conditioned (theory/angles.py)
+    c0 = (np.pi - alpha) / (2 * np.pi)
     a = Wn @ u
     b = a[None, :] - rho * a[:, None]               # e2'.u = (w_j - rho w_i).u
     ai = np.broadcast_to(a[:, None], rho.shape)
-    ss = np.where(s > 1e-12, s, 1.0)
-    quad = np.where(s > 1e-12, s * rho * ai * ai + 2 * s * ai * b - rho * b * b / ss, 0.0)
+    ss = np.where(s > 0.0, s, 1.0)
+    quad = np.where(s > 0.0, s * rho * ai * ai + 2 * s * ai * b - rho * b * b / ss, 0.0)
     return c0 * (u @ u) + quad / (2 * np.pi)
 
 
