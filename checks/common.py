@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..theory.claims import claim
 from ..theory.params import validate
 from .executor import Cell, LocalExecutor
 from .io import atomic_write_json, json_safe
@@ -50,10 +49,15 @@ def code_fingerprint() -> str:
     cell computed by other code is never reused."""
     import mtlcheck
     h = hashlib.sha256(mtlcheck.__version__.encode())
+    folders = []
     for pkg in ("mtlcheck", "mtlcheck.theory", "mtlcheck.sim", "mtlcheck.checks",
                 "mtlcheck.checks.claims"):
         mod = __import__(pkg, fromlist=["__file__"])
-        folder = os.path.dirname(os.path.abspath(mod.__file__))
+        folders.append((pkg, os.path.dirname(os.path.abspath(mod.__file__))))
+    # claim modules from MTLCHECK_CLAIM_DIRS (checks/claims/__init__.py) count as claims' code
+    folders += [("mtlcheck.checks.claims", f)
+                for f in filter(None, os.environ.get("MTLCHECK_CLAIM_DIRS", "").split(os.pathsep))]
+    for pkg, folder in folders:
         for name in sorted(os.listdir(folder)):
             if name.endswith(".py"):
                 with open(os.path.join(folder, name), "rb") as f:
@@ -251,7 +255,8 @@ class ClaimResult:
                 for e in ("false pass", "false alarm")}
 
     def record(self) -> dict:
-        c = claim(self.id)
+        from .claims import get                     # the registry imports the claim modules
+        c = get(self.id).statement
         return json_safe({
             "id": self.id, "title": c.title, "statement": c.statement,
             "statement_latex": c.latex,

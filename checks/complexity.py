@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["crossing", "crossing_status"]
+__all__ = ["crossing_status"]
 
 
 def crossing_status(grid, mean_err, eps: float) -> tuple[float, str | None]:
@@ -28,7 +28,3 @@ def crossing_status(grid, mean_err, eps: float) -> tuple[float, str | None]:
         prev = (x, e)
     return math.inf, "right"
 
-
-def crossing(grid, mean_err, eps: float) -> float:
-    """The crossing value of :func:`crossing_status` (grid[0] or inf when censored)."""
-    return crossing_status(grid, mean_err, eps)[0]

@@ -32,13 +32,6 @@ class Cell:
     args: tuple = ()
 
 
-def affinity_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def _cpu_times() -> dict[int, tuple[int, int]]:
     """(busy, total) jiffies per CPU from /proc/stat."""
     out = {}

@@ -13,7 +13,6 @@ itself) are a separate plugin, loaded only when asked: ``-p mtlcheck.qa.mutant_p
 """
 from __future__ import annotations
 
-import os
 import platform
 import sys
 import time
@@ -99,26 +98,23 @@ def _terminal_writer(config):
 
 @pytest.fixture(scope="session")
 def mtl_ctx(request):
-    """The run context: profile, seed, device, cache, executor, progress on the terminal."""
-    from ..sim.device import resolve_device
-    from .common import Cache, Context, code_fingerprint
-    from .executor import make_executor, set_threads
+    """The run context: profile, seed, device, cache, executor, progress on the terminal
+    (opened as `mtlcheck run` opens its run: checks/session.py)."""
     from .progress import Reporter
+    from .session import open_run
 
     config = request.config
     opts = config.stash[_RUN]["options"]
-    device = resolve_device(opts["device"], "checks")
-    if "threads" in opts:
-        set_threads(opts["threads"])
-    executor = make_executor(opts["executor"], config.getoption("--mtl-address"),
-                             opts.get("threads"), cuda=device.type == "cuda",
-                             where="pytest --mtl-* options")
-    cache = Cache(config.getoption("--mtl-cache"),
-                  salt={"code": code_fingerprint(), "device": device.type})
-    ctx = Context(profile=opts["profile"], seed=opts["seed"], device=opts["device"], cache=cache,
-                  progress=Reporter(write=_terminal_writer(config), tty=False), executor=executor)
-    config.stash[_CTX] = ctx
-    return ctx
+    opened = open_run(profile=opts["profile"], seed=opts["seed"], device=opts["device"],
+                      executor=opts["executor"], address=config.getoption("--mtl-address"),
+                      threads=opts.get("threads"), driver_threads=opts.get("threads"),
+                      cache_dir=config.getoption("--mtl-cache"),
+                      argv=["pytest", *sys.argv[1:]],
+                      progress=Reporter(write=_terminal_writer(config), tty=False),
+                      where="pytest --mtl-* options")
+    opened.run["executor"] = opts["executor"]
+    config.stash[_CTX] = opened
+    return opened.ctx
 
 
 @pytest.fixture
@@ -134,7 +130,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     records = config.stash.get(_RECORDS, {})
     if not records:
         return
-    from .table import claims_table
+    from .claims_table import claims_table
     terminalreporter.write_sep("=", "mtlcheck claims")
     terminalreporter.write_line(claims_table([records[c] for c in sorted(records)]))
     path = config.getoption("--mtl-results")
@@ -146,19 +142,10 @@ def pytest_sessionfinish(session, exitstatus):
     config = session.config
     path = config.getoption("--mtl-results")
     records = config.stash.get(_RECORDS, {})
-    if not path or not records:
+    opened = config.stash.get(_CTX, None)
+    if not path or not records or opened is None:
         return
-    from .common import versions
-    from .results import new_run, now, write_merged
-    opts = config.stash[_RUN]["options"]
-    ctx = config.stash.get(_CTX, None)
-    run = new_run(["pytest", *sys.argv[1:]], opts["profile"], opts["seed"], opts["device"],
-                  executor=opts["executor"])
+    from .session import close_run
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-    run.update(finished=now(), status="interrupted" if interrupted else "complete",
-               claims=sorted(records), wall_s=time.time() - config.stash[_RUN]["t0"],
-               exit_status=int(exitstatus),
-               cache={"folder": config.getoption("--mtl-cache"),
-                      "hits": ctx.cache.hits if ctx else 0, "misses": ctx.cache.misses if ctx else 0})
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    write_merged(path, records, run, versions())
+    close_run(opened, records, path, "interrupted" if interrupted else "complete",
+              time.time() - config.stash[_RUN]["t0"], exit_status=int(exitstatus))

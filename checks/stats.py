@@ -19,7 +19,7 @@ import numpy as np
 from scipy import stats as st
 
 __all__ = ["clopper_pearson_lower", "clopper_pearson_upper", "t_quantile", "mean_bound",
-           "mean_bound_batch", "bootstrap_bound", "ols_slope", "ols_slope_bound", "ols_fit",
+           "mean_bound_batch", "ols_fit",
            "group_slope_bound", "group_slope_bound_batch", "GroupSlope"]
 
 
@@ -59,18 +59,6 @@ def mean_bound_batch(X: np.ndarray, alpha: float, side: str) -> np.ndarray:
     return X.mean(axis=1) + q if side == "upper" else X.mean(axis=1) - q
 
 
-def bootstrap_bound(replicates, alpha: float, side: str) -> float:
-    """Percentile-bootstrap one-sided bound: the (1 - alpha) or alpha quantile of the replicates.
-    An undefined (NaN) replicate counts against passing: +inf for an upper bound, -inf for a
-    lower one; +-inf replicates are allowed."""
-    bad = math.inf if side == "upper" else -math.inf
-    vals = sorted(bad if math.isnan(float(v)) else float(v) for v in replicates)
-    n = len(vals)
-    q = 1 - alpha if side == "upper" else alpha
-    idx = min(n - 1, max(0, math.ceil(q * n) - 1))
-    return vals[idx]
-
-
 def ols_fit(x, y) -> tuple[float, float, float]:
     """Least-squares line y = a + b x: (a, b, R^2)."""
     x = np.asarray(x, dtype=float)
@@ -79,26 +67,6 @@ def ols_fit(x, y) -> tuple[float, float, float]:
     res = y - a - b * x
     ss_tot = float(((y - y.mean()) ** 2).sum())
     return float(a), float(b), (1 - float((res ** 2).sum()) / ss_tot) if ss_tot > 0 else 1.0
-
-
-def ols_slope_bound(x, y, alpha: float, side: str) -> float:
-    """One-sided Student-t confidence bound for the slope of the least-squares line (exact for
-    independent Gaussian errors of equal variance): b +- t_{n-2, 1-alpha} SE(b); NaN when some
-    y is not finite."""
-    y = np.asarray(y, dtype=float)
-    if len(y) < 3 or not np.isfinite(y).all():
-        return math.nan
-    fit = st.linregress(np.asarray(x, dtype=float), y)
-    q = t_quantile(1 - alpha, len(y) - 2) * fit.stderr
-    return float(fit.slope + q if side == "upper" else fit.slope - q)
-
-
-def ols_slope(x, y) -> float:
-    """Slope of the least-squares line; NaN (undefined) when some y is not finite."""
-    y = np.asarray(y, dtype=float)
-    if not np.isfinite(y).all():
-        return math.nan
-    return ols_fit(x, y)[1]
 
 
 class GroupSlope(NamedTuple):

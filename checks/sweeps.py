@@ -18,14 +18,14 @@ import torch
 from ..sim.pretrain import PretrainConfig, pretrain
 from ..theory.bounds import budget_n
 from ..theory.model import Algorithm, ReferenceModel
-from .calibration import GroupData, PowerRecord, SlopeRule, effect_80, slope_trend
+from .rules import GroupData, PowerRecord, SlopeRule, effect_80, slope_trend
 from .common import ClaimResult, derive_seed, finite, negative_control_record
 from .complexity import crossing_status
 from .executor import Cell
 from .io import decode_array, encode_array
 from .stats import group_slope_bound, mean_bound
 
-__all__ = ["budget_T", "fixed_budget_n", "pretrained", "pretrain_cell", "pretraining", "weights",
+__all__ = ["budget_T", "fixed_budget_n", "sweep_pretrain_configs", "pretrained", "pretrain_cell", "pretraining", "weights",
            "tensor_lists", "seed_crossings", "growth_fit", "growth_control", "growth_power",
            "fixed_budget_control", "log_mean_ucb", "growth_controls", "growth_details", "growth_result"]
 
@@ -40,6 +40,15 @@ def fixed_budget_n(P: dict) -> int:
     smallest d, then NOT grown with d (so E_out, and with it n* and m*, rise with d)."""
     d0 = min(P["d_grid"])
     return budget_n(d0, P["r"], budget_T(P, d0), P["control_E"])
+
+
+def sweep_pretrain_configs(P: dict) -> list[dict]:
+    """The largest pretraining run of a d-sweep (C2, C3, and C5 that reuses C2's cells), for
+    the memory check before a run."""
+    d = max(P["d_grid"])
+    T = budget_T(P, d)
+    n = max(budget_n(d, P["r"], T, P["E_target"]), fixed_budget_n(P))
+    return [dict(d=d, r=P["r"], T=T, n1=n, n2=n, m=P["m_pre"])]
 
 
 def pretrained(device: str, d: int, r: int, T: int, n1: int, n2: int, m: int, seed: int,
@@ -201,6 +210,6 @@ def growth_power(fit: dict, grid_limits: tuple[float, float], alpha: float, N: i
     detect_log = 1.0 - float(np.mean(rule.passes_batch(xs, data.datasets(draws, logd))))
     return PowerRecord("x* proportional to d^gamma (effect: gamma)", finite(e80), N,
                        "synthetic per-seed data with this run's variance by d and pooled shape "
-                       "(checks/calibration.py), bisection with common random numbers",
+                       "(checks/rules.py), bisection with common random numbers",
                        {"pass_rate_gamma_0": pass0,
                         "detection_rate_log_d": detect_log}).record()

@@ -8,6 +8,7 @@ and the value given, and exits with status 2. Ctrl-C exits with status 130.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import __version__
@@ -73,7 +74,9 @@ def _scale_out(p, what: str):
 
 
 def _add_run(sub):
-    p = sub.add_parser("run", help="decide the claims C1..C6 and merge them into results.json",
+    from .checks.claims import ids
+    known = ", ".join(ids())
+    p = sub.add_parser("run", help=f"decide the claims ({known}) and merge them into results.json",
                        description=(
                            "Decide the claims (checks/claims/) on the chosen profile, print a "
                            "claims table and merge the decided claims into DIR/results.json "
@@ -88,7 +91,7 @@ def _add_run(sub):
                    help="recompute the cells the selected claims need, overwriting their cache "
                         "entries as they finish (other claims' cells are untouched)")
     p.add_argument("--only", nargs="+", default=None, metavar="CLAIM",
-                   help="run only these claims (C1 .. C6); default: all")
+                   help=f"run only these claims (of {known}); default: all")
     _scale_out(p, "sweep cells")
     _common(p)
 
@@ -110,7 +113,7 @@ def _add_report(sub):
 
 
 def _add_audit(sub):
-    from .theory.boundfile import quantities_help
+    from .boundlang import quantities_help
     p = sub.add_parser("audit", help="audit derived bounds, or bounds typed in a file, against "
                                      "simulation",
                        description=(
@@ -244,11 +247,11 @@ def _dispatch(args, parser) -> int:
         from .runner import main_run
         return main_run(args)
     if verb == "report":
-        from .reports.cli import main_report
+        from .reports.report_command import main_report
         return main_report(args)
     if verb == "audit":
         if args.bounds is not None:
-            from .qa.boundaudit import main_audit_bounds
+            from .qa.bound_audit import main_audit_bounds
             return main_audit_bounds(args)
         from .qa.audit import main_audit
         return main_audit(args)
@@ -256,7 +259,7 @@ def _dispatch(args, parser) -> int:
         if args.sim_verb != "pretrain":
             raise ParameterError("SIMVERB", "sim", "one of {'pretrain'} (see mtlcheck sim --help)",
                                  args.sim_verb)
-        from .sim.cli import main_pretrain
+        from .sim.pretrain_command import main_pretrain
         return main_pretrain(args)
     if verb == "bench":
         from .benchmarks.bench import main_bench
@@ -290,6 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mtlcheck {args.verb}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader of stdout went away (`mtlcheck sim pretrain --json | head -c 100`): end
+        # quietly, and keep Python's shutdown from flushing into the closed pipe again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -12,16 +12,14 @@ import os
 import sys
 import time
 
-from .checks.claims import CLAIMS
-from .checks.common import Cache, Context, code_fingerprint, versions
-from .checks.executor import free_cores, make_executor, set_threads
+from .checks.claims import CLAIMS, get
+from .checks.executor import free_cores
 from .checks.io import check_writable_folder
 from .checks.memory import check_claims_fit
 from .checks.progress import Reporter, format_seconds
-from .checks.results import new_run, now, write_merged
-from .checks.table import claims_table
+from .checks.session import close_run, open_run
+from .checks.claims_table import claims_table
 from .sim.device import resolve_device
-from .theory.claims import claim
 from .theory.params import validate
 
 __all__ = ["main_run"]
@@ -35,7 +33,7 @@ def _count_cells(folder: str) -> int:
 def _selected(only) -> list[str]:
     ids = []
     for cid in only or list(CLAIMS):
-        claim(cid.upper(), "only", "run")          # unknown ids are reported with the valid ones
+        get(cid.upper(), "only", "run")            # unknown ids are reported with the valid ones
         if cid.upper() not in ids:
             ids.append(cid.upper())
     return ids
@@ -43,7 +41,7 @@ def _selected(only) -> list[str]:
 
 def _setup(args):
     """Everything checked before any work: parameters, claims, device, --out, memory; then the
-    executor, threads and the run's context."""
+    run is opened (checks/session.py: executor, threads, cache, context)."""
     extra = {"threads": args.threads} if args.threads is not None else {}
     v = validate("run", profile=args.profile, seed=args.seed, device=args.device,
                  executor=args.executor, **extra)
@@ -52,41 +50,37 @@ def _setup(args):
     out = check_writable_folder(args.out, "out", "run")
     check_claims_fit(ids, v["profile"], device, "run")
     threads = v.get("threads") or free_cores()
-    executor = make_executor(v["executor"], args.address, v.get("threads"),
-                             cuda=device.type == "cuda", where="run")
-    if v["executor"] == "local":
-        set_threads(threads)
-    cache = Cache(os.path.join(out, "cache"),
-                  salt={"code": code_fingerprint(), "device": device.type})
+    argv = ["mtlcheck", "run", *(sys.argv[2:] if sys.argv[1:2] == ["run"] else [])]
     # --fresh recomputes the cells the selected claims request, overwriting them as they
     # finish: other claims' cells are untouched and an interrupt loses nothing
-    ctx = Context(profile=v["profile"], seed=v["seed"], device=v["device"], cache=cache,
-                  progress=Reporter(), executor=executor, fresh=bool(args.fresh))
-    argv = ["mtlcheck", "run", *(sys.argv[2:] if sys.argv[1:2] == ["run"] else [])]
-    run = new_run(argv, v["profile"], v["seed"], v["device"], executor=executor.describe(),
-                  resolved_device=str(device), threads=threads)
+    opened = open_run(profile=v["profile"], seed=v["seed"], device=v["device"],
+                      executor=v["executor"], address=args.address, threads=v.get("threads"),
+                      # an explicit --threads binds the driver under Ray too
+                      driver_threads=threads if v["executor"] == "local" or v.get("threads")
+                      else None,
+                      cache_dir=os.path.join(out, "cache"), argv=argv, progress=Reporter(),
+                      fresh=bool(args.fresh), where="run")
+    opened.run.update(executor=opened.ctx.executor.describe(), resolved_device=str(device),
+                      threads=threads)
     print(f"mtlcheck run: claims {' '.join(ids)}, profile={v['profile']} seed={v['seed']} "
           f"device={device} threads={threads} executor={v['executor']}; results -> "
           f"{os.path.join(out, 'results.json')}", flush=True)
-    return ids, out, ctx, run
+    return ids, out, opened
 
 
 def main_run(args) -> int:
-    ids, out, ctx, run = _setup(args)
+    ids, out, opened = _setup(args)
+    ctx = opened.ctx
     cache_dir, results = os.path.join(out, "cache"), os.path.join(out, "results.json")
     t_run = time.perf_counter()
     records = {}
 
-    def save(status):
-        run.update(status=status, claims=sorted(records), finished=now(),
-                   wall_s=time.perf_counter() - t_run,
-                   cache={"folder": cache_dir, "hits": ctx.cache.hits, "misses": ctx.cache.misses})
-        if records or os.path.exists(results):      # the run enters the file's history
-            write_merged(results, records, run, versions())
+    def save(status):                   # the run enters the file's history, claims merged in
+        close_run(opened, records, results, status, time.perf_counter() - t_run)
 
     try:
         for cid in ids:
-            ctx.progress.message(f"{cid} ({claim(cid).title}): started")
+            ctx.progress.message(f"{cid} ({get(cid).statement.title}): started")
             t0 = time.perf_counter()
             records[cid] = CLAIMS[cid].decide(ctx).record()
             ctx.progress.message(f"{cid}: {records[cid]['verdict']} in "

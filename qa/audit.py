@@ -1,4 +1,4 @@
-"""`mtlcheck audit`: the simulations behind the constants audit (theory/audit.py holds the pure
+"""`mtlcheck audit`: the simulations behind the constants audit (theory/audit_rows.py holds the pure
 part). Every constant and bound of docs/derivations.md sections 2-9 gets a row: the proof's
 value, what simulation needs (with a confidence interval), the slack ratio, the slack of each
 step of a multi-step proof, and a status (ok, LOOSE beyond 10x, VACUOUS, VIOLATION)."""
@@ -22,10 +22,15 @@ from ..checks.complexity import crossing_status
 from ..checks.stats import clopper_pearson_lower
 from ..sim.rf_population import crossing_width, risk_curve
 from ..theory import bounds as B
-from ..theory import harmonics as H_
+from ..theory import degree_energies as DE_
+from ..theory import eout_bound as EB_
+from ..theory import isotropy_bound as IB_
 from ..theory import montecarlo as MC
-from ..theory import tight as T_
-from ..theory.audit import (SLACK_MAX, AuditRow, exact_constant_row, lower_constant_row, table,
+from ..theory import probe_bound as PB_
+from ..theory import rf_lower_bounds as RL_
+from ..theory import slacks as SL_
+from ..theory import sphere_harmonics as SH_
+from ..theory.audit_rows import (SLACK_MAX, AuditRow, exact_constant_row, lower_constant_row, table,
                             theory_sections, upper_constant_row)
 from ..theory.model import Algorithm, ReferenceModel
 from ..theory.params import ParameterError, validate
@@ -184,17 +189,17 @@ def hp_rows(P, base_seed, progress, device) -> list[AuditRow]:
     rows = []
     for label, cfg_key, K_key in (("hp", "hp_cfg", "hp_K"), ("markov", "markov_cfg", "markov_K")):
         d, r, T, n1, n2, m = P[cfg_key]
-        b, info = T_.e_out_hp_bound_tight(d, r, T, n1, n2, m, delta, parts=True)
-        k, kinfo = T_.kappa_lb_tight(d, r, T, n1, m, delta, parts=True)
+        b, info = EB_.e_out_hp_bound_tight(d, r, T, n1, n2, m, delta, parts=True)
+        k, kinfo = EB_.kappa_lb_tight(d, r, T, n1, m, delta, parts=True)
         stats, cb, ck = [], [], []
         for s in range(P[K_key]):
             res = _run(device, d, r, T, n1, n2, m, base_seed * 1000 + s)
             W0, W, M, H, V = _arrays(res)
             algo = res.config.algo
-            stats.append(T_.e_out_sim_stats(W0, W, M, H, V, n1, n2, algo.eta_a, algo.eta_w,
-                                            info=kinfo))
-            cb.append(T_.e_out_hp_bound_given_s1(W0, M, H.T / algo.eta_a, V, n2, delta))
-            ck.append(T_.kappa_lb_given_w0v(W0, M, V, n1, delta))
+            stats.append(EB_.e_out_sim_stats(W0, W, M, H, V, n1, n2, algo.eta_a, algo.eta_w,
+                                             info=kinfo))
+            cb.append(EB_.e_out_hp_bound_given_s1(W0, M, H.T / algo.eta_a, V, n2, delta))
+            ck.append(EB_.kappa_lb_given_w0v(W0, M, V, n1, delta))
         cfg = {"d": d, "r": r, "T": T, "n1": n1, "n2": n2, "m": m, "runs": P[K_key],
                "delta": delta}
         E = [s_["E_out"] for s_ in stats]
@@ -203,12 +208,12 @@ def hp_rows(P, base_seed, progress, device) -> list[AuditRow]:
         rows.append(upper_constant_row(
             f"E_out high-probability bound (b), {label} configuration", "9.5", b, q, lo, hi,
             cfg, "the bound vs the simulated (1 - delta) quantile of E_out",
-            T_.step_slacks(info["steps"], stats), vacuous=b >= 1))
+            SL_.step_slacks(info["steps"], stats), vacuous=b >= 1))
         kq, klo, khi = _q_ci(kap, delta)
         rows.append(lower_constant_row(
             f"head alignment kappa_lb (b), {label} configuration", "9.4", k, kq, cfg,
             "the bound vs the simulated delta quantile of kappa = |H V|^2/|H|^2",
-            (klo, khi), T_.step_slacks(kinfo["steps"], stats)))
+            (klo, khi), SL_.step_slacks(kinfo["steps"], stats)))
         rows.append(_conditional_row(
             f"E_out bound given the head-step samples (b'), {label} configuration", "9.5", cb, E,
             delta, cfg, "conditional on W0, the tasks and the heads"))
@@ -222,17 +227,17 @@ def hp_rows(P, base_seed, progress, device) -> list[AuditRow]:
 
 def single_task_rows(P, base_seed, progress, device) -> list[AuditRow]:
     """Section 7: the single-task isotropy bound (unconditional, free of d, m and n1) and given
-    the head; the steps from the numpy twin of the one-step algorithm (tight.single_task_sim,
-    which keeps psi = sum y z that the first step bounds)."""
+    the head; the steps from the numpy twin of the one-step algorithm
+    (isotropy_bound.single_task_sim, which keeps psi = sum y z that the first step bounds)."""
     d, r, n1, n2, m = P["single_cfg"]
     delta = 0.05
     iso = [_run(device, d, r, 1, n1, n2, m, base_seed * 1000 + s).metrics()["isotropy"]
            for s in range(P["single_K"])]
-    b, info = T_.single_task_isotropy_tight(r, n2, delta, parts=True)
-    twins = [T_.single_task_sim(d, r, n1, n2, m, seed=base_seed * 1000 + s)
+    b, info = IB_.single_task_isotropy_tight(r, n2, delta, parts=True)
+    twins = [IB_.single_task_sim(d, r, n1, n2, m, seed=base_seed * 1000 + s)
              for s in range(P["single_K"])]
-    stats = [T_.single_task_sim_stats(x) for x in twins]
-    cond = [T_.single_task_isotropy_given_head(x["W0"], x["M"], x["a"], x["v"], n2, delta)
+    stats = [IB_.single_task_sim_stats(x) for x in twins]
+    cond = [IB_.single_task_isotropy_given_head(x["W0"], x["M"], x["a"], x["v"], n2, delta)
             for x in twins]
     cfg = {"d": d, "r": r, "T": 1, "n1": n1, "n2": n2, "m": m, "runs": P["single_K"],
            "delta": delta}
@@ -240,7 +245,7 @@ def single_task_rows(P, base_seed, progress, device) -> list[AuditRow]:
     progress(f"audit: single-task isotropy (section 7): bound {b:.3g} vs 95% quantile {q:.3g}")
     return [upper_constant_row("single-task isotropy bound (d)", "7.4", b, q, lo, hi, cfg,
                                "the bound vs the (1 - delta) quantile of the engine's isotropy; "
-                               "steps from its numpy twin", T_.step_slacks(info["steps"], stats)),
+                               "steps from its numpy twin", SL_.step_slacks(info["steps"], stats)),
             _conditional_row("single-task isotropy given the head (d')", "7.4", cond,
                              [s_["isotropy"] for s_ in stats], delta, cfg,
                              "conditional on W0, the task and the head")]
@@ -265,32 +270,32 @@ def probe_rows(P, base_seed, progress, device) -> list[AuditRow]:
     se = c["mse"].std(0).numpy() / math.sqrt(P["probe_reps"])
     rows = []
     for nn in (256, 4096):
-        b, info = T_.probe_bound_tight(W, M, nn, lam, parts=True)
-        st = T_.probe_sim_stats(W, M, nn, lam, reps=P["probe_reps"], seed=base_seed + 7)
+        b, info = PB_.probe_bound_tight(W, M, nn, lam, parts=True)
+        st = PB_.probe_sim_stats(W, M, nn, lam, reps=P["probe_reps"], seed=base_seed + 7)
         i = grid.index(nn)
         rows.append(upper_constant_row(f"probe risk bound (c), n={nn}, lambda={lam}", "6.1", b,
                                        float(mean[i]), float(mean[i] - 1.96 * se[i]),
                                        float(mean[i] + 1.96 * se[i]), cfg,
                                        "bound on E R(clip f_n) vs the measured test risk",
-                                       T_.step_slacks(info["steps"], st)))
+                                       SL_.step_slacks(info["steps"], st)))
     n_star = crossing_status(grid, mean.tolist(), eps)[0]
-    nb = T_.probe_sample_bound_tight([(W, M)], eps, lam)
-    b_at, info_at = T_.probe_bound_tight(W, M, max(4, int(round(n_star))), lam, parts=True)
-    st_at = T_.probe_sim_stats(W, M, max(4, int(round(n_star))), lam, reps=P["probe_reps"],
-                               seed=base_seed + 8)
+    nb = PB_.probe_sample_bound_tight([(W, M)], eps, lam)
+    b_at, info_at = PB_.probe_bound_tight(W, M, max(4, int(round(n_star))), lam, parts=True)
+    st_at = PB_.probe_sim_stats(W, M, max(4, int(round(n_star))), lam, reps=P["probe_reps"],
+                                seed=base_seed + 8)
     rows.append(upper_constant_row(
         f"n* bound (C2), eps={eps}, lambda={lam}", "6.4", nb, n_star, n_star, n_star, cfg,
         f"the smallest n whose risk bound reaches eps vs the measured n*; the risk bound at the "
         f"measured n* is {b_at:.3g} against eps = {eps} (steps there): the loss is the ridge "
         f"floor R* = {info_at['R_star']:.3g} next to eps and the leverage term; ceilings: the n "
         f"each proof route needs at least, with exact or simulated ingredients (derivations 6.7)",
-        T_.step_slacks(info_at["steps"], st_at)))
+        SL_.step_slacks(info_at["steps"], st_at)))
     route_grid = [int(x) for x in np.unique(np.round(np.geomspace(4, 4096, 48)))]
     rows[-1].ceilings = route_ceilings(W, M, route_grid, lam, eps, P["route_reps"],
                                        base_seed + 9)
     widths = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]
     ex = B.width_risk_curve(W, M, widths)
-    bound = T_.width_bound_curve_tight(W, M, widths)
+    bound = PB_.width_bound_curve_tight(W, M, widths)
     m_star = crossing_status(widths, ex, 0.5)[0]
     m_bound = crossing_status(widths, bound, 0.5)[0]
     rows.append(upper_constant_row("m* width bound (C3), eps=0.5", "6.5", m_bound, m_star, m_star,
@@ -314,16 +319,16 @@ def rf_rows(P, base_seed, progress) -> list[AuditRow]:
                                            B.rf_risk_lower_bound(W, M), actual,
                                            {"d": d, "m": m, "r": 2},
                                            "1 - (2/pi)|P_W M|^2/r vs the exact best-probe risk"))
-    E = H_.target_energies("xor")
+    E = DE_.target_energies("xor")
     for d in P["rf_lb_d"]:
-        m_max = int(1.5 * H_.harmonic_dim(d, 2)) + 128
+        m_max = int(1.5 * SH_.harmonic_dim(d, 2)) + 128
         ms = []
         for s in range(4):
             g = generator(base_seed + 97 * d + s)
             M = haar(d, 2, g, torch.float64)
             W = sphere(m_max, d, g, torch.float64)
             ms.append(crossing_width(risk_curve(W, M, "xor")["risk"], 0.7)["m_star"])
-        lb = H_.rf_width_lower_bound_lp(E, d, 0.7)
+        lb = RL_.rf_width_lower_bound_lp(E, d, 0.7)
         rows.append(lower_constant_row(f"RF width lower bound (8.6), sign(z1 z2), eps=0.7, d={d}",
                                        "8.6", lb, float(np.exp(np.mean(np.log(ms)))),
                                        {"d": d, "r": 2, "seeds": 4},

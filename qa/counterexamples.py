@@ -22,10 +22,11 @@ from hypothesis.errors import NoSuchExample
 from ..sim.pretrain import PretrainConfig, pretrain
 from ..sim.samplers import generator, haar, sphere
 from ..theory.bounds import rf_risk_lower_bound, width_risk_curve
-from ..theory.tight import e_out_hp_bound_tight, single_task_isotropy_tight
+from ..theory.eout_bound import e_out_hp_bound_tight
+from ..theory.isotropy_bound import single_task_isotropy_tight
 from ..theory.model import Algorithm, ReferenceModel
 from ..theory.params import validate
-from .boundaudit import hypothesis_scratch
+from .bound_search import hypothesis_scratch
 
 __all__ = ["BOUNDS", "WRONG", "search", "main_counterexamples"]
 

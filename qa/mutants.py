@@ -175,13 +175,16 @@ def apply(name: str):
 
 
 def _clear_theory_caches() -> None:
-    """Forget every memoised closed form of theory/: a value computed while a mutant was applied
+    """Forget every memoised value of the package (all lru_caches of every loaded mtlcheck
+    module, theory/ and beyond): a value computed while a mutant was applied
     must not survive it (the harness runs mutants in their own processes; this protects callers
     that apply and undo one in process)."""
-    for mod in (D, B):
-        for obj in vars(mod).values():
-            if callable(getattr(obj, "cache_clear", None)):
-                obj.cache_clear()
+    for name, mod in list(sys.modules.items()):
+        if not name.startswith("mtlcheck.") or mod is None:
+            continue
+        for obj in list(vars(mod).values()):
+            if callable(getattr(obj, "cache_clear", None)) and hasattr(obj, "cache_info"):
+                obj.cache_clear()                   # every functools.lru_cache of the package
 
 
 def run_mutant(name: str, profile: str = "quick", seed: int = 0, timeout: float = 900) -> dict:

@@ -35,7 +35,7 @@ from scipy.optimize import minimize_scalar
 
 from ..checks.complexity import crossing_status
 from ..theory import bounds as B
-from ..theory.tight import pool_stats
+from ..theory.probe_bound import pool_stats
 
 __all__ = ["ROUTES", "Z_FLOOR", "population_ridge", "split_value", "route_curves",
            "route_ceilings"]

@@ -11,7 +11,7 @@ from importlib import resources
 
 from . import figures as F
 from . import tables as TB
-from .records import Claim, Results
+from .records import ClaimRecord, Results
 
 __all__ = ["write", "compile_pdf"]
 
@@ -47,32 +47,23 @@ def _figure(name, caption):
             f"{{figures/{name}}}\n\\caption{{{caption}}}\n\\end{{figure}}\n")
 
 
-SECTIONS = {  # claim id -> (title, [(table file, caption)], [figure files])
-    "C1": ("C1: recovery of the projection", [("eout_vs_T.tex",
-           "C1: $E_{out}$ against $T$ (mean $\\pm$ sd over seeds), the derived prediction (a) and "
-           "the relative gap, one task repeated, and the isotropy $\\sigma_r/\\sigma_1$ of $WM$.")],
-           ["eout_vs_T.pdf", "isotropy_spectra.pdf"]),
-    "C2": ("C2: downstream sample complexity", [("nstar.tex",
-           "C2: $n^*(d)$ (geometric mean over pretraining seeds, 90\\% intervals) for the probe on "
-           "pretrained features and on raw $x$ (control), the derived $d$-free bound (section 6), "
-           "and $E_{out}$ of the pretrained $W$ (budget grows with $d$ to hold it).")],
-           ["nstar_vs_d.pdf", "error_curves.pdf"]),
-    "C3": ("C3: downstream neuron complexity", [("mstar.tex",
-           "C3: $m^*(d)$ (population limit) for pretrained and random features, the derived "
-           "width bound and the random-feature lower bound.")], ["mstar_vs_d.pdf"]),
-    "C4": ("C4: single-task failure", [], []),
-    "C5": ("C5: random features", [("c5.tex", "C5: random-feature width $m^*(d)$.")],
-           ["c5_rf.pdf"]),
-    "C6": ("C6: the pseudo-contrastive mechanism", [], []),
-}
+def _spec(cid: str) -> dict:
+    """A claim's report section as its module declares it (REPORT, checks/claims/__init__.py);
+    a claim the registry does not know (a results file from elsewhere) gets a bare section."""
+    from ..checks.claims import CLAIMS
+    return (CLAIMS[cid].report if cid in CLAIMS else
+            {"title": cid, "tables": [], "figures": []})
 
 
 def _rel(side):
     return "$\\leq$" if side == "upper" else "$\\geq$"
 
 
-def _claim_section(c: Claim, figs: dict, tables: dict) -> str:
-    title, tabs, fnames = SECTIONS.get(c.id, (c.id, [], []))
+def _claim_section(c: ClaimRecord, figs: dict, tables: dict) -> str:
+    spec = _spec(c.id)
+    title = spec["title"]
+    tabs = [(name, caption) for name, _, caption in spec["tables"]]
+    fnames = [name for name, _, _ in spec["figures"]]
     m = lambda what: f"\\csname {TB.macro_name(c.id, what)}\\endcsname"
     decision = (f"{TB.esc(c.statistic_name)}: {m('statistic')}; confidence bound "
                 f"{m('conf bound')} {_rel(c.side)} {m('bound')}: \\textbf{{{m('verdict')}}}.")
@@ -86,8 +77,8 @@ def _claim_section(c: Claim, figs: dict, tables: dict) -> str:
              f"{TB.esc(c.power.alternative)}: detected with probability 0.8 from effect "
              f"{TB.num(c.power.effect_80, 3)} ({c.power.datasets} synthetic datasets).")
     extra = ""
-    if c.id == "C5" and c.details.get("statement_of_growth"):
-        extra = "\\textit{What is established:} " + TB.esc(c.details["statement_of_growth"])
+    if spec.get("extra_detail") and c.details.get(spec["extra_detail"]):
+        extra = "\\textit{What is established:} " + TB.esc(c.details[spec["extra_detail"]])
     return _template("claim.tex").substitute(
         title=title, statement=c.latex or TB.esc(c.statement), decision=decision,
         subchecks=subs, controls=controls, power=power, extra=extra,
@@ -98,11 +89,9 @@ def _claim_section(c: Claim, figs: dict, tables: dict) -> str:
 def _tables(res: Results, audit, calibration) -> dict:
     out = {"claims_summary.tex": TB.claims_summary(res),
            "claims_statements.tex": TB.claims_statements(res), "power.tex": TB.power_table(res)}
-    builders = {"C1": ("eout_vs_T.tex", TB.eout_table), "C2": ("nstar.tex", TB.nstar_table),
-                "C3": ("mstar.tex", TB.mstar_table), "C5": ("c5.tex", TB.c5_table)}
-    for cid, (name, fn) in builders.items():
-        if cid in res.claims:
-            out[name] = fn(res.claims[cid])
+    for cid, claim in res.claims.items():
+        for name, builder, _ in _spec(cid)["tables"]:
+            out[name] = getattr(TB, builder)(claim)
     if audit:
         out["audit.tex"] = TB.audit_table(audit)
         steps = TB.audit_steps_table(audit)

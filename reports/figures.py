@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .records import C1Details, Claim, Curves, Results  # noqa: E402
+from .records import C1Details, ClaimRecord, Curves, Results  # noqa: E402
 
 __all__ = ["all_figures"]
 
@@ -34,7 +34,7 @@ def _save(fig, path):
     plt.close(fig)
 
 
-def eout_vs_T(c1: Claim, path: str) -> None:
+def eout_vs_T(c1: ClaimRecord, path: str) -> None:
     d = C1Details.of(c1.details)
     Ts = sorted(d.E_out)
     with plt.rc_context(STYLE):
@@ -52,7 +52,7 @@ def eout_vs_T(c1: Claim, path: str) -> None:
         _save(fig, path)
 
 
-def isotropy_spectra(c1: Claim, c4: Claim | None, path: str) -> None:
+def isotropy_spectra(c1: ClaimRecord, c4: ClaimRecord | None, path: str) -> None:
     d = C1Details.of(c1.details)
     with plt.rc_context({**STYLE, "figure.figsize": (7.2, 3.2)}):
         fig, axes = plt.subplots(1, 2 if c4 else 1, squeeze=False)
@@ -92,7 +92,7 @@ def _complexity(ax, curves: Curves, name, label, marker):
                         alpha=0.2)
 
 
-def _growth_figure(claim: Claim, key, series, bound_label, ylabel, path, extra=None):
+def _growth_figure(claim: ClaimRecord, key, series, bound_label, ylabel, path, extra=None):
     cv = Curves.of(claim.details, key)
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots()
@@ -109,7 +109,7 @@ def _growth_figure(claim: Claim, key, series, bound_label, ylabel, path, extra=N
         _save(fig, path)
 
 
-def nstar_vs_d(c2: Claim, path: str) -> None:
+def nstar_vs_d(c2: ClaimRecord, path: str) -> None:
     _growth_figure(c2, "n_star", (("pretrained", "ridge probe on pretrained features", "o"),
                                   ("raw-linear", "ridge probe on raw x (control)", "s"),
                                   ("fixed-budget", "pretraining budget fixed (control)", "^")),
@@ -117,7 +117,7 @@ def nstar_vs_d(c2: Claim, path: str) -> None:
                    f"{c2.parameters['eps']}", path)
 
 
-def mstar_vs_d(c3: Claim, path: str) -> None:
+def mstar_vs_d(c3: ClaimRecord, path: str) -> None:
     eps = c3.parameters["eps"]
 
     def rf_bound(ax, cv):
@@ -132,7 +132,7 @@ def mstar_vs_d(c3: Claim, path: str) -> None:
                    path, rf_bound)
 
 
-def c5_rf(c5: Claim, path: str) -> None:
+def c5_rf(c5: ClaimRecord, path: str) -> None:
     levels = c5.details.get("growth_levels")
 
     def staircase(ax, cv):
@@ -150,7 +150,7 @@ def c5_rf(c5: Claim, path: str) -> None:
                    "m*(d): width needed", path, staircase if levels else None)
 
 
-def error_curves(c2: Claim, path: str) -> None:
+def error_curves(c2: ClaimRecord, path: str) -> None:
     d = c2.details
     grids = d["n_grid"]
     with plt.rc_context({**STYLE, "figure.figsize": (7.2, 3.2)}):
@@ -198,18 +198,12 @@ CAPTIONS = {
 def all_figures(res: Results, folder: str) -> list[tuple[str, str]]:
     """Write every figure the results allow; returns [(file, caption)]."""
     os.makedirs(folder, exist_ok=True)
+    from ..checks.claims import CLAIMS          # each claim module declares its figures (REPORT)
     by = res.claims
     jobs = []
-    if "C1" in by:
-        jobs += [("eout_vs_T.pdf", eout_vs_T, (by["C1"],)),
-                 ("isotropy_spectra.pdf", isotropy_spectra, (by["C1"], by.get("C4")))]
-    if "C2" in by:
-        jobs += [("nstar_vs_d.pdf", nstar_vs_d, (by["C2"],)),
-                 ("error_curves.pdf", error_curves, (by["C2"],))]
-    if "C3" in by:
-        jobs.append(("mstar_vs_d.pdf", mstar_vs_d, (by["C3"],)))
-    if "C5" in by:
-        jobs.append(("c5_rf.pdf", c5_rf, (by["C5"],)))
+    for cid in by:
+        for name, builder, others in (CLAIMS[cid].report["figures"] if cid in CLAIMS else []):
+            jobs.append((name, globals()[builder], (by[cid], *(by.get(o) for o in others))))
     out = []
     for name, fn, args in jobs:
         fn(*args, os.path.join(folder, name))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Control", "Subcheck", "Power", "Claim", "Results", "Curves", "C1Details"]
+__all__ = ["Control", "Subcheck", "Power", "ClaimRecord", "Results", "Curves", "C1Details"]
 
 
 def _num(x):
@@ -41,7 +41,7 @@ class Power:
 
 
 @dataclass(frozen=True)
-class Claim:
+class ClaimRecord:
     id: str
     title: str
     statement: str
@@ -66,14 +66,14 @@ class Claim:
     wall_s: float
 
     @staticmethod
-    def of(rec: dict) -> "Claim":
+    def of(rec: dict) -> "ClaimRecord":
         cb = rec["confidence_bound"]
         controls = rec.get("negative_controls") or [
             {"name": "control", "description": rec["negative_control"]["description"],
              "statistic": None, "confidence_bound": None,
              "verdict": rec["negative_control"]["verdict"]}]
         p = rec.get("power")
-        return Claim(
+        return ClaimRecord(
             rec["id"], rec["title"], rec["statement"], rec.get("statement_latex") or "",
             tuple(rec["provenance"]), rec["statistic"]["name"], _num(rec["statistic"]["value"]),
             _num(cb["value"]), cb["side"], float(cb["alpha"]), cb["method"], _num(rec["bound"]),
@@ -104,7 +104,7 @@ class Results:
 
     @staticmethod
     def of(doc: dict) -> "Results":
-        claims = {c["id"]: Claim.of(c) for c in doc["claims"]}
+        claims = {c["id"]: ClaimRecord.of(c) for c in doc["claims"]}
         return Results(claims, doc["profile"], int(doc["seed"]), doc["device"],
                        doc.get("versions", {}), bool(doc.get("consistent", True)),
                        tuple(doc.get("runs", ())))

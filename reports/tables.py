@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-from .records import C1Details, Claim, Curves, Results
+from .records import C1Details, ClaimRecord, Curves, Results
 
 __all__ = ["num", "esc", "booktabs", "claims_summary", "claims_statements", "power_table",
            "calibration_table", "eout_table", "nstar_table", "mstar_table", "c5_table",
@@ -171,7 +171,7 @@ def _mean_sd(xs):
     return m, sd
 
 
-def eout_table(c1: Claim) -> str:
+def eout_table(c1: ClaimRecord) -> str:
     d = C1Details.of(c1.details)
     rows = []
     for T in sorted(d.E_out):
@@ -199,7 +199,7 @@ def _complexity_rows(curves: Curves, names, extra):
     return rows
 
 
-def nstar_table(c2: Claim) -> str:
+def nstar_table(c2: ClaimRecord) -> str:
     cv = Curves.of(c2.details, "n_star")
     E = c2.details["E_out"]
     rows = _complexity_rows(cv, ["pretrained", "raw-linear"],
@@ -209,7 +209,7 @@ def nstar_table(c2: Claim) -> str:
                            "derived bound", "E_out"], "r r r r r r r")
 
 
-def mstar_table(c3: Claim) -> str:
+def mstar_table(c3: ClaimRecord) -> str:
     cv = Curves.of(c3.details, "m_star")
     eps = c3.parameters["eps"]
     rows = _complexity_rows(cv, ["pretrained", "random-features"],
@@ -219,7 +219,7 @@ def mstar_table(c3: Claim) -> str:
                            "width bound (6.2)", "RF lower bound (8.1)"], "r r r r r r r")
 
 
-def c5_table(c5: Claim) -> str:
+def c5_table(c5: ClaimRecord) -> str:
     cv = Curves.of(c5.details, "m_star")
     names = [n for n in ("random-features", "pretrained") if n in cv.value]
     rows = _complexity_rows(cv, names, [])

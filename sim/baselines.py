@@ -12,12 +12,7 @@ from .pretrain import activation
 from .probes import empty_curves, labelled_draws
 from .samplers import Target, gaussian, sphere
 
-__all__ = ["random_feature_W", "scratch_curve"]
-
-
-def random_feature_W(m: int, d: int, gen: torch.Generator, dtype=torch.float32) -> torch.Tensor:
-    """Random features: rows uniform on S^{d-1} (the pretraining initialisation W0)."""
-    return sphere(m, d, gen, dtype)
+__all__ = ["scratch_curve"]
 
 
 def _train_scratch(X: torch.Tensor, y: torch.Tensor, m: int, gen: torch.Generator, steps: int,

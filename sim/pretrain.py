@@ -25,7 +25,7 @@ from ..theory.model import Algorithm, ReferenceModel
 from ..theory.params import validate
 from . import metrics as MET
 from .device import describe, resolve_device, resolve_dtype
-from .memory import check_fits, pretrain_bytes
+from .footprint import check_fits, pretrain_bytes
 from .samplers import FamilySampler, TaskSet, gaussian, generator, haar, sphere
 
 __all__ = ["PretrainConfig", "PretrainResult", "pretrain", "activation", "activation_grad",

@@ -1,8 +1,8 @@
 """Population risk of random features at large width (torch, float64, CPU or CUDA).
 
-The torch twin of theory.harmonics.rf_population_risk_curve (docs/derivations-c5.md section 8.8,
-to become docs/derivations.md section 8): the arc-cosine Gram by its closed form, b(w) =
-E[f(z) relu(w . x)] by the formulas of section 8.7, one Cholesky factorisation
+The torch twin of theory/rf_risk.py, which computes the same in numpy
+(rf_population_risk_curve; docs/derivations.md section 8.8): the arc-cosine Gram by its closed
+form, b(w) = E[f(z) relu(w . x)] by the formulas of section 8.7, one Cholesky factorisation
 (torch.linalg.cholesky_ex), and R(m) = E f^2 - sum_{i<=m} y_i^2 (L y = b) for every width m at
 once. Plus m*_RF read off the curve and a sampled cross-check (ridge on n samples).
 """
@@ -13,7 +13,8 @@ import math
 import numpy as np
 import torch
 
-from ..theory import harmonics as H
+from ..theory import degree_energies as DE
+from ..theory import rf_risk as RR
 from ..theory.angles import NEAR_COS
 from ..theory.params import Described, ParameterError, validate
 from .probes import features, ridge_fit
@@ -81,16 +82,16 @@ def _unit_v(v, r, device, where):
 def feature_correlation(W, M, target: str, v=None, max_degree: int = 120, chunk: int = 8192):
     """(b, err): b_i = E[f(z) relu(w_i . x)] and a bound err_i >= |b_i - exact| (section 8.7):
     'halfspace' w.Mv / sqrt(2 pi) and 'relu' k1(w, Mv) exactly; 'xor' by the Mehler series of
-    theory.harmonics.xor_series, truncated at max_degree."""
+    theory.rf_risk.xor_series, truncated at max_degree."""
     where = "rf_population.feature_correlation"
     W, nrm = _rows(W, where)
     M = torch.as_tensor(M).to(device=W.device, dtype=_F64)
-    if target not in H.TARGETS:
-        raise ParameterError("target", where, "one of {" + ", ".join(map(repr, H.TARGETS)) + "}",
+    if target not in DE.TARGETS:
+        raise ParameterError("target", where, "one of {" + ", ".join(map(repr, DE.TARGETS)) + "}",
                              target)
     Wn = W / nrm[:, None]
     if target == "xor":
-        s = H.xor_series(max_degree)
+        s = RR.xor_series(max_degree)
         odd = torch.tensor(np.array(s["odd"]), dtype=_F64, device=W.device)
         C = torch.tensor(np.array(s["C"]), dtype=_F64, device=W.device)
         w = torch.tensor(np.array(s["w"]), dtype=_F64, device=W.device)

@@ -1,15 +1,15 @@
-"""The dependency order of docs/design.md: theory <- sim <- checks <- reports <- {cli, qa,
-benchmarks}. Every import of a mtlcheck module, at module level or inside a function, is parsed
-from the source (relative imports resolved); none may point up the order."""
+"""The dependency order of docs/design.md: theory <- boundlang <- sim <- checks <- reports <-
+{cli, qa, benchmarks}. Every import of a mtlcheck module, at module level or inside a function,
+is parsed from the source (relative imports resolved); none may point up the order."""
 import ast
 import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 #: folder -> (package name, layer)
-FOLDERS = {"theory": ("mtlcheck.theory", 0), "sim": ("mtlcheck.sim", 1),
-           "checks": ("mtlcheck.checks", 2), "reports": ("mtlcheck.reports", 3),
-           "qa": ("mtlcheck.qa", 4), "benchmarks": ("mtlcheck.benchmarks", 4),
-           "mtlcheck": ("mtlcheck", 4)}
+FOLDERS = {"theory": ("mtlcheck.theory", 0), "boundlang": ("mtlcheck.boundlang", 1),
+           "sim": ("mtlcheck.sim", 2), "checks": ("mtlcheck.checks", 3),
+           "reports": ("mtlcheck.reports", 4), "qa": ("mtlcheck.qa", 5),
+           "benchmarks": ("mtlcheck.benchmarks", 5), "mtlcheck": ("mtlcheck", 5)}
 LAYERS = {pkg: layer for pkg, layer in FOLDERS.values()}
 
 
@@ -49,7 +49,7 @@ def _layer(mod: str):
             best = layer
     if best is None and mod.startswith("mtlcheck."):
         top = mod.split(".")[1]
-        return 0 if top == "__version__" else 4   # mtlcheck.cli, .runner, .errors
+        return 0 if top == "__version__" else 5   # mtlcheck.cli, .runner, .errors
     return best
 
 
@@ -71,8 +71,9 @@ def test_the_parser_sees_lazy_and_relative_imports():
     found = {mod for f, name, is_pkg, _ in _modules() if name == "mtlcheck.runner"
              for mod, _ in _imports(f, name, is_pkg)}
     assert "mtlcheck.checks.claims" in found and "mtlcheck.sim.device" in found
-    assert _layer("mtlcheck.checks.plugin") == 2 and _layer("mtlcheck.cli") == 4
-    assert _layer("mtlcheck.qa.mutants") == 4 and _layer("mtlcheck.theory.bounds") == 0
+    assert _layer("mtlcheck.checks.plugin") == 3 and _layer("mtlcheck.cli") == 5
+    assert _layer("mtlcheck.qa.mutants") == 5 and _layer("mtlcheck.theory.bounds") == 0
+    assert _layer("mtlcheck.boundlang.loader") == 1 and _layer("mtlcheck.sim.pretrain") == 2
 
 
 def test_no_module_level_mutable_registries():

@@ -1,4 +1,4 @@
-"""The C2 and C3 subchecks "n* (m*) below the derived d-free bound" can fail (issue 17, item 3).
+"""The C2 and C3 subchecks "n* (m*) below the derived d-free bound" can fail.
 
 A deliberately degraded probe: one that keeps only one sample (C2) or one neuron (C3) in K.
 Its error at a nominal n (width m) is exactly the real probe's error at n / K (m / K), so its

@@ -1,5 +1,5 @@
-"""Every deliberate mutant of the algorithm and the theory is caught by the quick checks
-(issues 4 and 7): mutation score 100%, and each kill comes from a decision, not a crash."""
+"""Every deliberate mutant of the algorithm and the theory is caught by the quick checks:
+mutation score 100%, and each kill comes from a decision, not a crash."""
 import subprocess
 import sys
 

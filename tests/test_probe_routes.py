@@ -8,7 +8,7 @@ from mtlcheck.qa.probe_routes import (population_ridge, route_ceilings, route_cu
                                       split_value)
 from mtlcheck.reports.tables import ceiling_text
 from mtlcheck.theory import bounds as B
-from mtlcheck.theory import tight as T_
+from mtlcheck.theory import probe_bound as PB
 
 
 def _features(d=12, r=2, m=16, seed=0):
@@ -44,7 +44,7 @@ def test_pool_stats_leave_one_out_is_the_n_sample_probe():
     W, M = _features()
     F, y = _pool(W, M, np.array([0.6, 0.8]), 9, np.random.default_rng(2))
     lam, n, m = 0.1, 9, F.shape[1]
-    st = T_.pool_stats(F, y, lam)
+    st = PB.pool_stats(F, y, lam)
     for j in range(n + 1):
         keep = np.arange(n + 1) != j
         bj = np.linalg.solve(F[keep].T @ F[keep] + n * lam * np.eye(m), F[keep].T @ y[keep])
@@ -62,12 +62,12 @@ def test_split_value_is_the_best_split_and_bounds_the_loo_value():
     r2, hs, m4 = [], [], []
     for _ in range(30):
         v = rng.standard_normal(2)
-        st = T_.pool_stats(*_pool(W, M, v / np.linalg.norm(v), 12, rng), 0.1)
+        st = PB.pool_stats(*_pool(W, M, v / np.linalg.norm(v), 12, rng), 0.1)
         r2.append(st["r"] ** 2), hs.append(st["h"]), m4.append(np.minimum(4, st["e"] ** 2))
     r2, hs, m4 = map(np.concatenate, (r2, hs, m4))
     val, alpha = split_value(r2, hs)
     assert alpha >= 1 and float(np.mean(m4)) <= val + 1e-12
-    assert val <= T_.loo_combine(float(np.mean(r2)), float(np.mean(hs))) + 1e-12
+    assert val <= PB.loo_combine(float(np.mean(r2)), float(np.mean(hs))) + 1e-12
     for h0 in np.quantile(hs, [0.5, 0.9, 0.99]):
         assert val <= float(np.mean(r2)) / (1 - h0) ** 2 + 4 * float(np.mean(hs > h0)) + 1e-12
     brute = min(a * np.mean(r2) + 4 * np.mean(np.maximum(1 - a * (1 - hs) ** 2, 0))
@@ -106,7 +106,7 @@ def test_route_curves_against_an_independent_computation():
         clipped.append(np.mean((y - np.clip(y - e, -1, 1)) ** 2))
         loo.append(np.mean(np.minimum(4, e ** 2)))
         dev.append((bn - b) @ G @ (bn - b))
-        st = T_.pool_stats(F, y, lam)
+        st = PB.pool_stats(F, y, lam)
         r2.append(st["r"] ** 2), hs.append(st["h"])
     assert c["clip_floor"] == pytest.approx(np.mean(floor), rel=1e-9)
     assert c["clipped"][0] == pytest.approx(np.mean(clipped), rel=1e-8)

@@ -197,7 +197,8 @@ def test_bench_cli_small_scale_reports_every_regime():
     out = json.loads(p.stdout)
     assert [r["name"] for r in out["regimes"]] == ["few large tasks", "many small tasks", "wide"]
     for r in out["regimes"]:
-        assert r["max_rel_diff"] < 1e-4, r
+        # float64 on the same data (bench.py): sums of k n terms err ~1e-15 of max|W1|
+        assert r["max_rel_diff"] < 1e-10, r
         for k in ("engine_median_s", "naive_median_s", "gemms_median_s", "peak_gflops"):
             assert r[k] > 0, (k, r)
     assert "GEMMs alone" in p.stderr

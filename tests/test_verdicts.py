@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from mtlcheck.checks.calibration import (BinomialRule, EquivalenceRule, GroupData, SlopeRule,
+from mtlcheck.checks.rules import (BinomialRule, EquivalenceRule, GroupData, SlopeRule,
                                          effect_80, false_pass, slope_trend)
 from mtlcheck.checks.common import ClaimResult, negative_control_record, subcheck
 from mtlcheck.checks.results import validation_errors

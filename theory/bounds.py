@@ -1,6 +1,7 @@
 """Results derived here (docs/derivations.md sections 4, 6.3 and 8.1), with every constant
 derived in section 2; nothing in this module is the paper's theorem. The high-probability
-bounds (b), (c), (d) and the n* / m* bounds of sections 6, 7 and 9 live in theory/tight.py.
+bounds (b), (c), (d) and the n* / m* bounds of sections 6, 7 and 9 live in theory/probe_bound.py,
+theory/isotropy_bound.py and theory/eout_bound.py.
 
 Section 4, prediction (a): the leading-order expectation of E_out for the one-step algorithm,
 E[E_out] ~= S_out / (S_in + S_out), where S_in and S_out are the exact expectations of the
@@ -22,7 +23,7 @@ from .population import arccos_kernel
 
 __all__ = ["derived_constants", "energy_terms", "e_out_prediction", "e_out_prediction_fn",
            "budget_n", "R_in", "bnorm", "normalise_rows", "lm_radius2", "probe_population_risk",
-           "width_risk_curve", "in_span_noise_constant", "one_step_population_error",
+           "width_risk_curve", "one_step_population_error",
            "rf_risk_lower_bound", "rf_width_lower_bound"]
 
 
@@ -136,14 +137,6 @@ def width_risk_curve(W, M, widths, jitter: float = 1e-9):
     Y = solve_triangular(L, B, lower=True)
     captured = np.cumsum((Y ** 2).sum(axis=1))
     return [float(1.0 - captured[w - 1]) for w in widths]
-
-
-def in_span_noise_constant(r, p=0.0) -> float:
-    """c_r = r ind_sq - (1-2p)^2 k_ind^2: the variance of the in-span part of y 1{w.x>0} x
-    (section 4.3)."""
-    c = derived_constants()
-    val = sp.sympify(r * c["ind_sq"] - (1 - 2 * sp.sympify(p)) ** 2 * c["k_ind"] ** 2)
-    return float(val) if val.is_number else val
 
 
 def one_step_population_error(d, r, T, n1, n2, p=0.0) -> float:

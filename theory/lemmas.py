@@ -19,9 +19,9 @@ from mpmath import iv
 
 from . import bounds as B
 from . import symbols as S
-from . import tight as T_
+from . import bound_facts as BF
 
-__all__ = ["Lemma", "LEMMAS", "certify", "check_lemmas", "structural_facts"]
+__all__ = ["Lemma", "LEMMAS", "certify", "check_lemmas", "decide_sign", "structural_facts"]
 
 
 def certify(f: Callable, box: list[tuple[float, float]], max_boxes: int = 20000,
@@ -152,7 +152,7 @@ def _sign_of(expr: sp.Expr) -> int | None:
     return None
 
 
-def _decide_sign(expr: sp.Expr, subs: dict, want: str) -> bool | None:
+def decide_sign(expr: sp.Expr, subs: dict, want: str) -> bool | None:
     """Does expr (after substituting reparametrisations that encode the constraints) have the
     sign ``want``? Decided on the whole expression, else factor by factor. Three-valued."""
     e = sp.together(sp.simplify(expr.subs(subs)))
@@ -199,6 +199,6 @@ def structural_facts() -> list[dict]:
     for var, label in ((S.T, "T"), (S.n2, "n2"), (S.n1, "n1")):
         facts.append({"fact": f"prediction (a): E[E_out] decreases in {label} (S_in/S_out "
                               f"increases; p < 1/2, T >= 2)", "section": "4.4",
-                      "decided": _decide_sign(sp.diff(rho, var), sub, "positive")})
-    return facts + T_.structural_facts_tight()
+                      "decided": decide_sign(sp.diff(rho, var), sub, "positive")})
+    return facts + BF.structural_facts_tight()
 

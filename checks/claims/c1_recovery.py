@@ -12,17 +12,33 @@ import math
 import numpy as np
 
 from ...theory.bounds import e_out_prediction_fn
-from ..calibration import (GroupData, PowerRecord, SlopeRule, all_finite, effect_80,
+from ..rules import (EquivalenceRule, GroupData, PowerRecord, SlopeRule, all_finite, effect_80,
                            slope_trend)
 from ..common import (ClaimResult, Timer, derive_seed, finite, nanmax, negative_control_record,
                       subcheck)
 from ..executor import Cell
 from ..profiles import ALPHA, profile
+from ..regimes import Calibration, Power, mean_regime, slope_regime, sorted_groups
 from ..stats import group_slope_bound, mean_bound
 from ..sweeps import pretrained
 
 __all__ = ["decide", "pretrain_configs", "rule", "run_cell"]
 
+ID = "C1"
+STATEMENT_REF = "C1"           # theory/claims.py
+
+#: this claim's parameters per profile (checks/profiles.py)
+PROFILE = {
+    "quick": dict(d=64, r=3, n=256, m=128, T_grid=[4, 16, 64, 256], n_grid=[64, 256, 1024],
+                  T_for_n=64, seeds=24, control_seeds=8, weak_n1=1, iso_tau=0.5,
+                  slope_max=-0.1, pred_d=16, pred_r=3, pred_n=64, pred_T_grid=[16, 64, 256],
+                  pred_seeds=192, pred_tol=0.05, power_datasets=1000),
+    "full": dict(d=256, r=4, n=1024, m=512, T_grid=[4, 16, 64, 256, 1024],
+                 n_grid=[128, 512, 2048, 8192], T_for_n=256, seeds=48, control_seeds=12,
+                 weak_n1=1, iso_tau=0.5, slope_max=-0.1, pred_d=32, pred_r=4, pred_n=128,
+                 pred_T_grid=[16, 64, 256, 1024], pred_seeds=192, pred_tol=0.03,
+                 power_datasets=4000),
+}
 
 def run_cell(device: str, d: int, r: int, T: int, n1: int, n2: int, m: int, noise: float,
              seed: int, single_task: bool = False) -> dict:
@@ -53,12 +69,12 @@ def _cells(ctx, P):
         for x in P[grid]:
             d, r, T, n1, n2, noise, single = make(P, x)
             for s in range(P[seeds]):
-                key = {"claim": "C1", "sweep": label, "x": x, "s": s, "d": d, "r": r, "T": T,
+                key = {"claim": ID, "sweep": label, "x": x, "s": s, "d": d, "r": r, "T": T,
                        "n1": n1, "n2": n2, "m": P["m"], "noise": noise, "single": single,
                        "seed": ctx.seed, "device": ctx.device}
-                cells.append(((label, x), Cell("C1", key, run_cell, (
+                cells.append(((label, x), Cell(ID, key, run_cell, (
                     ctx.device, d, r, T, n1, n2, P["m"], noise,
-                    derive_seed(ctx.seed, "C1", label, x, s), single))))
+                    derive_seed(ctx.seed, ID, label, x, s), single))))
     return cells
 
 
@@ -122,23 +138,24 @@ def _power(runs_T, P, alpha, seed) -> dict:
                     np.random.default_rng(seed))
     return PowerRecord(alt, finite(e80), P["power_datasets"],
                        "synthetic per-seed log E_out with this run's variance by T "
-                       "(checks/calibration.py), bisection with common random numbers").record()
+                       "(checks/rules.py), bisection with common random numbers").record()
 
 
-def pretrain_configs(P: dict) -> list[dict]:
+def pretrain_configs(profile_name: str) -> list[dict]:
     """The largest pretraining runs of this claim (for the memory check before a run)."""
+    P = profile(profile_name, ID)
     return [dict(d=P["d"], r=P["r"], T=max(P["T_grid"]), n1=P["n"], n2=P["n"], m=P["m"]),
             dict(d=P["d"], r=P["r"], T=P["T_for_n"], n1=max(P["n_grid"]), n2=max(P["n_grid"]),
                  m=P["m"])]
 
 
 def decide(ctx) -> ClaimResult:
-    P = profile(ctx.profile, "C1")
+    P = profile(ctx.profile, ID)
     d, r, n = P["d"], P["r"], P["n"]
     pred = e_out_prediction_fn()
     with Timer() as tm:
         cells = _cells(ctx, P)
-        runs = _group(cells, ctx.run("C1", [c for _, c in cells]))
+        runs = _group(cells, ctx.run(ID, [c for _, c in cells]))
         main = rule(runs["T"], P, ALPHA)
         xs_n, groups_n = _logs(runs["n"])
         fit_n = group_slope_bound(xs_n, groups_n, ALPHA, "upper")
@@ -162,11 +179,11 @@ def decide(ctx) -> ClaimResult:
             controls.append(negative_control_record(name, text, c["slope"], c["ucb"],
                                                     rejected=not c["passes"],
                                                     isotropy_lcb=finite(c["isotropy_lcb"])))
-        power = _power(runs["T"], P, ALPHA, derive_seed(ctx.seed, "C1", "power"))
+        power = _power(runs["T"], P, ALPHA, derive_seed(ctx.seed, ID, "power"))
     runs_T, runs_n, one_T = runs["T"], runs["n"], runs["single"]
-    seeds = [derive_seed(ctx.seed, "C1", "T", T, s) for T in P["T_grid"] for s in range(P["seeds"])]
+    seeds = [derive_seed(ctx.seed, ID, "T", T, s) for T in P["T_grid"] for s in range(P["seeds"])]
     return ClaimResult(
-        id="C1", parameters=dict(P),
+        id=ID, parameters=dict(P),
         statistic_name="slope of mean log E_out vs log T", statistic=main["slope"],
         confidence_bound=main["ucb"], side="upper", alpha=ALPHA,
         method="Welch-Satterthwaite t bound on the slope of the group means (seeds per T)",
@@ -185,3 +202,57 @@ def decide(ctx) -> ClaimResult:
                                                            runs["prediction"][T]]
                                                   for T in runs["prediction"]},
                  "prediction_vs_T": {str(T): pred(d, r, T, n, n) for T in runs_T}})
+
+
+# --- calibration (`mtlcheck calibrate`) and report ------------------------------------------
+
+def _slope_calibration(detail: str, grid_key: str, seeds_key: str, label: str):
+    """The slope rule of mean log E_out against log T (or log n) at its boundary."""
+    def build(rec, P):
+        groups = sorted_groups(rec["details"][detail], math.log)
+        xs = [math.log(x) for x in P[grid_key]]
+        rule, data, trend = slope_regime(groups, xs, P[seeds_key], P["slope_max"])
+        return rule, data, trend, f"{len(xs)} {label} x {P[seeds_key]} seeds"
+    return build
+
+
+def _prediction_calibration(rec, P):
+    """The agreement rule at the largest T of the prediction design: both Student-t bounds of
+    mean E_out/prediction within 1 +- tol at alpha/(2k) each (k = number of T), the ratio's
+    spread measured on the real runs, its mean put exactly at 1 + tol."""
+    det = rec["details"]
+    T = max(det["prediction_design_E_out_vs_T"], key=int)
+    sub = next(s for s in rec["subchecks"] if "per_T" in s)
+    pred = sub["per_T"][T]["prediction"]
+    ratios = [e / pred for e in det["prediction_design_E_out_vs_T"][T]]
+    k = len(P["pred_T_grid"])
+    data = GroupData.of([0.0], [ratios], sizes=[P["pred_seeds"]])
+    return (EquivalenceRule(1.0, P["pred_tol"], ALPHA / (2 * k)), data, [1.0 + P["pred_tol"]],
+            f"{P['pred_seeds']} seeds at T = {T}, tolerance {P['pred_tol']}, "
+            f"alpha/(2 x {k}) per side")
+
+
+def _last(per_T):
+    return per_T[max(per_T, key=int)]
+
+
+CALIBRATIONS = (
+    Calibration(f"{ID} rate: UCB of the slope of mean log E_out vs log T <= -0.1",
+                _slope_calibration("E_out_vs_T", "T_grid", "seeds", "T")),
+    Calibration(f"{ID} n-rate: UCB of the slope of mean log E_out vs log n <= -0.1",
+                _slope_calibration("E_out_vs_n", "n_grid", "control_seeds", "n")),
+    Calibration(f"{ID} prediction (a): both Student-t bounds of mean E_out/prediction within "
+                "1 +- tol", _prediction_calibration),
+    Calibration(f"{ID} isotropy: Student-t LCB of the mean isotropy >= tau",
+                mean_regime(lambda det: _last(det["isotropy_vs_T"]), "lower",
+                            lambda P: P["iso_tau"], "seeds")),
+)
+POWER = Power(_slope_calibration("E_out_vs_T", "T_grid", "seeds", "T"), -2.0, 0.5,
+              "E_out proportional to T^s (effect: s)")
+REPORT = {"title": f"{ID}: recovery of the projection",
+          "tables": [("eout_vs_T.tex", "eout_table",
+                      f"{ID}: $E_{{out}}$ against $T$ (mean $\\pm$ sd over seeds), the derived "
+                      "prediction (a) and the relative gap, one task repeated, and the isotropy "
+                      "$\\sigma_r/\\sigma_1$ of $WM$.")],
+          "figures": [("eout_vs_T.pdf", "eout_vs_T", ()),
+                      ("isotropy_spectra.pdf", "isotropy_spectra", ("C4",))]}

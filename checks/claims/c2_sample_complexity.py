@@ -13,24 +13,43 @@ import torch
 from ...sim.device import resolve_device
 from ...sim.probes import FeatureMap, probe_curve
 from ...sim.samplers import generator, make_target
-from ...theory.bounds import budget_n
-from ...theory.tight import probe_bound_tight, probe_sample_bound_tight
+from ...theory.probe_bound import probe_bound_tight, probe_sample_bound_tight
 from ..common import ClaimResult, Timer, derive_seed, finite, subcheck
 from ..executor import Cell
-from ..profiles import ALPHA, profile
+from ..profiles import ALPHA, geometric, profile
+from ..regimes import Calibration, Power, bound_regime, growth_regime
 from ..stats import mean_bound
 from ..io import decode_array
-from ..sweeps import (budget_T, fixed_budget_n, growth_controls, growth_details, growth_fit,
-                      growth_power, growth_result, log_mean_ucb, pretraining, seed_crossings,
+from ..sweeps import (growth_controls, growth_details, growth_fit, growth_power, growth_result,
+                      log_mean_ucb, pretraining, seed_crossings, sweep_pretrain_configs,
                       tensor_lists, weights)
 
 __all__ = ["decide", "pretrain_configs", "run_cell", "control_cell"]
+
+ID = "C2"
+STATEMENT_REF = "C2"           # theory/claims.py
+
+#: this claim's parameters per profile (checks/profiles.py)
+PROFILE = {
+    "quick": dict(r=2, d_grid=[8, 16, 32, 64, 128, 256], m=64, m_pre=128, T=64, E_target=1e-3,
+                  control_E=1.4e-3, seeds=10,
+                  probes={"pretrained": dict(reps=24, n_grid=geometric(4, 512)),
+                          "raw-linear": dict(reps=3, n_grid=geometric(4, 8192)),
+                          "fixed-budget": dict(reps=24, n_grid=geometric(4, 4096))},
+                  n_test=1000, eps=0.40, lam=0.1, slope_max=0.25, power_datasets=1000),
+    "full": dict(r=2, d_grid=[64, 256, 1024, 4096], m=64, m_pre=128, T=64, T_per_d=1.0,
+                 E_target=1e-3, control_E=1.4e-3, seeds=8,
+                 probes={"pretrained": dict(reps=96, n_grid=geometric(4, 1024)),
+                         "raw-linear": dict(reps=12, n_grid=geometric(4, 65536)),
+                         "fixed-budget": dict(reps=96, n_grid=geometric(4, 16384))},
+                 n_test=2000, eps=0.40, lam=0.1, slope_max=0.25, power_datasets=4000),
+}
 
 PROBES = ("pretrained", "raw-linear")
 
 
 def _tensors(pre: dict, device: str):
-    dev = resolve_device(device, "C2")
+    dev = resolve_device(device, ID)
     return (torch.from_numpy(decode_array(pre["W"])).to(dev),
             torch.from_numpy(decode_array(pre["M"])).to(dev))
 
@@ -43,7 +62,7 @@ def run_cell(P: dict, d: int, s: int, base_seed: int, pre: dict, device: str) ->
     out = {}
     for name, fmap in (("pretrained", FeatureMap.network("pretrained", W[:P["m"]])),
                        ("raw-linear", FeatureMap.raw(d))):
-        g = generator(derive_seed(base_seed, "C2", d, s, "downstream", name), M.device)
+        g = generator(derive_seed(base_seed, ID, d, s, "downstream", name), M.device)
         pp = P["probes"][name]
         c = probe_curve(fmap, M, target, pp["n_grid"], pp["reps"], P["n_test"], P["lam"], g)
         out[name] = {"mse": tensor_lists(c["mse"]), "err01": tensor_lists(c["err01"])}
@@ -55,7 +74,7 @@ def control_cell(P: dict, d: int, s: int, base_seed: int, pre: dict, device: str
     with a budget that is not grown with d (wider grid: its n* rises with d)."""
     W, M = _tensors(pre, device)
     pp = P["probes"]["fixed-budget"]
-    g = generator(derive_seed(base_seed, "C2", d, s, "downstream", "fixed-budget"), M.device)
+    g = generator(derive_seed(base_seed, ID, d, s, "downstream", "fixed-budget"), M.device)
     c = probe_curve(FeatureMap.network("fixed-budget", W[:P["m"]]), M,
                     lambda gg: make_target("halfspace", P["r"], gg), pp["n_grid"], pp["reps"],
                     P["n_test"], P["lam"], g)
@@ -64,18 +83,15 @@ def control_cell(P: dict, d: int, s: int, base_seed: int, pre: dict, device: str
 
 def _cells(ctx, P, fn, label, pre):
     shared = {k: v for k, v in P.items() if k != "d_grid"}
-    return [Cell("C2", {"claim": "C2", "cell": label, "d": d, "s": s, "seed": ctx.seed,
+    return [Cell(ID, {"claim": ID, "cell": label, "d": d, "s": s, "seed": ctx.seed,
                         "device": ctx.device, **shared}, fn,
                  (shared, d, s, ctx.seed, pre[d, s], ctx.device))
             for d in P["d_grid"] for s in range(P["seeds"])]
 
 
-def pretrain_configs(P: dict) -> list[dict]:
+def pretrain_configs(profile_name: str) -> list[dict]:
     """The largest pretraining run of this claim (for the memory check before a run)."""
-    d = max(P["d_grid"])
-    T = budget_T(P, d)
-    n = max(budget_n(d, P["r"], T, P["E_target"]), fixed_budget_n(P))
-    return [dict(d=d, r=P["r"], T=T, n1=n, n2=n, m=P["m_pre"])]
+    return sweep_pretrain_configs(profile(profile_name, ID))
 
 
 def _by_d(P, values):
@@ -135,11 +151,11 @@ def _risk_subcheck(P, pre, cells):
 
 
 def decide(ctx) -> ClaimResult:
-    P = profile(ctx.profile, "C2")
+    P = profile(ctx.profile, ID)
     with Timer() as tm:
         pre = pretraining(ctx, P)
         pre_fixed = pretraining(ctx, P, fixed_budget=True)
-        cells = _by_d(P, ctx.run("C2", _cells(ctx, P, run_cell, "probes", pre)))
+        cells = _by_d(P, ctx.run(ID, _cells(ctx, P, run_cell, "probes", pre)))
         ctrl = _by_d(P, ctx.run("C2 control (fixed budget)",
                                 _cells(ctx, P, control_cell, "fixed-budget", pre_fixed)))
         for d in P["d_grid"]:
@@ -156,7 +172,7 @@ def decide(ctx) -> ClaimResult:
         controls = growth_controls(P, fits, ("raw-linear", "raw-x probe", "the d-independence "
                                    "rule on a ridge probe on raw x, whose n* grows like d"), "n*")
         power = growth_power(main, (min(grid["pretrained"]), max(grid["pretrained"])), ALPHA,
-                             P["power_datasets"], derive_seed(ctx.seed, "C2", "power"))
+                             P["power_datasets"], derive_seed(ctx.seed, ID, "power"))
     details = {
         "n_grid": grid, "growth": fits,
         **growth_details(fits, "n_star"),
@@ -169,6 +185,25 @@ def decide(ctx) -> ClaimResult:
         "n_pretrain": {str(d): pre[d, 0]["n_pre"] for d in P["d_grid"]},
     }
     return growth_result(
-        "C2", ctx, P, main, "n*",
+        ID, ctx, P, main, "n*",
         "derived here: docs/derivations.md section 6 (d-free bound on n*)", ALPHA,
         controls=controls, subchecks=[sub, risk_sub], power=power, wall_s=tm.s, details=details)
+
+
+# --- calibration (`mtlcheck calibrate`) and report ------------------------------------------
+
+CALIBRATIONS = (
+    Calibration(f"{ID} d-independence: UCB of the slope of mean log n* vs log d <= 0.25",
+                growth_regime(lambda P: P["probes"]["pretrained"]["n_grid"])),
+    Calibration(f"{ID} n* below the derived bound: Student-t UCB of mean log n* <= log bound",
+                bound_regime),
+)
+POWER = Power(growth_regime(lambda P: P["probes"]["pretrained"]["n_grid"]), 0.0, 3.0,
+              "n* proportional to d^gamma (effect: gamma)")
+REPORT = {"title": f"{ID}: downstream sample complexity",
+          "tables": [("nstar.tex", "nstar_table",
+                      f"{ID}: $n^*(d)$ (geometric mean over pretraining seeds, 90\\% intervals) for the probe on "
+                      "pretrained features and on raw $x$ (control), the derived $d$-free bound "
+                      "(section 6), and $E_{out}$ of the pretrained $W$ (budget grows with $d$ to "
+                      "hold it).")],
+          "figures": [("nstar_vs_d.pdf", "nstar_vs_d", ()), ("error_curves.pdf", "error_curves", ())]}

@@ -17,16 +17,32 @@ import torch
 
 from ...sim.samplers import generator, sphere
 from ...theory.bounds import width_risk_curve
-from ...theory.tight import width_bound_curve_tight
+from ...theory.probe_bound import width_bound_curve_tight
 from ..common import ClaimResult, Timer, derive_seed, finite, subcheck
 from ..complexity import crossing_status
 from ..executor import Cell
-from ..profiles import ALPHA, profile
+from ..profiles import ALPHA, geometric, profile
+from ..regimes import Calibration, Power, bound_regime, growth_regime
 from ..sweeps import (growth_controls, growth_details, growth_fit, growth_power, growth_result,
-                      log_mean_ucb, pretraining, seed_crossings, weights)
+                      log_mean_ucb, pretraining, seed_crossings, sweep_pretrain_configs, weights)
 
 __all__ = ["decide", "pretrain_configs", "run_cell"]
 
+ID = "C3"
+STATEMENT_REF = "C3"           # theory/claims.py
+
+#: this claim's parameters per profile (checks/profiles.py)
+PROFILE = {
+    "quick": dict(r=2, d_grid=[8, 16, 32, 64, 128, 256], m_pre=128, T=64, E_target=1e-3,
+                  control_E=4e-3, seeds=10,
+                  widths=[1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128],
+                  rf_widths=geometric(4, 2048), eps=0.5, slope_max=0.25, power_datasets=1000),
+    "full": dict(r=2, d_grid=[64, 256, 1024, 4096], m_pre=128, T=64, T_per_d=1.0,
+                 E_target=1e-3, control_E=4e-3, seeds=8,
+                 widths=[1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128],
+                 rf_widths=geometric(4, 16384, 2.0), eps=0.5, slope_max=0.25,
+                 power_datasets=4000),
+}
 
 def run_cell(P: dict, d: int, s: int, base_seed: int, pre: dict, pre_fixed: dict) -> dict:
     """One pretraining seed at dimension d (its pretrain cells, budget grown and fixed): the
@@ -43,15 +59,14 @@ def run_cell(P: dict, d: int, s: int, base_seed: int, pre: dict, pre_fixed: dict
 
 def _cells(ctx, P, pre, pre_fixed):
     shared = {k: v for k, v in P.items() if k != "d_grid"}
-    return [Cell("C3", {"claim": "C3", "d": d, "s": s, "seed": ctx.seed, "device": ctx.device,
+    return [Cell(ID, {"claim": ID, "d": d, "s": s, "seed": ctx.seed, "device": ctx.device,
                         **shared}, run_cell, (shared, d, s, ctx.seed, pre[d, s], pre_fixed[d, s]))
             for d in P["d_grid"] for s in range(P["seeds"])]
 
 
-def pretrain_configs(P: dict) -> list[dict]:
-    """The largest pretraining run (shared with C2; for the memory check before a run)."""
-    from .c2_sample_complexity import pretrain_configs as shared
-    return shared(P)
+def pretrain_configs(profile_name: str) -> list[dict]:
+    """The largest pretraining run (for the memory check before a run)."""
+    return sweep_pretrain_configs(profile(profile_name, ID))
 
 
 def _bound_subcheck(P, cells, fit):
@@ -73,11 +88,11 @@ def _bound_subcheck(P, cells, fit):
 
 
 def decide(ctx) -> ClaimResult:
-    P = profile(ctx.profile, "C3")
+    P = profile(ctx.profile, ID)
     with Timer() as tm:
         pre = pretraining(ctx, P)
         pre_fixed = pretraining(ctx, P, fixed_budget=True)
-        values = iter(ctx.run("C3", _cells(ctx, P, pre, pre_fixed)))
+        values = iter(ctx.run(ID, _cells(ctx, P, pre, pre_fixed)))
         cells = {d: [next(values) for _ in range(P["seeds"])] for d in P["d_grid"]}
         for d in P["d_grid"]:
             ctx.progress(f"C3 d={d}: population risk at m={P['widths'][4]}: "
@@ -96,7 +111,7 @@ def decide(ctx) -> ClaimResult:
                                    "d-independence rule on random features (W at its "
                                    "initialisation), whose width grows like d"), "m*")
         power = growth_power(main, (min(P["widths"]), max(P["widths"])), ALPHA,
-                             P["power_datasets"], derive_seed(ctx.seed, "C3", "power"))
+                             P["power_datasets"], derive_seed(ctx.seed, ID, "power"))
     details = {
         "widths": P["widths"], "rf_widths": P["rf_widths"], "growth": fits,
         **growth_details(fits, "m_star"),
@@ -106,6 +121,23 @@ def decide(ctx) -> ClaimResult:
         "E_out": {str(d): [pre[d, s]["E_out"] for s in range(P["seeds"])] for d in P["d_grid"]},
     }
     return growth_result(
-        "C3", ctx, P, main, "m*",
+        ID, ctx, P, main, "m*",
         "derived here: docs/derivations.md section 6.5 (d-free width bound)", ALPHA,
         controls=controls, subchecks=[sub], power=power, wall_s=tm.s, details=details)
+
+
+# --- calibration (`mtlcheck calibrate`) and report ------------------------------------------
+
+CALIBRATIONS = (
+    Calibration(f"{ID} d-independence: UCB of the slope of mean log m* vs log d <= 0.25",
+                growth_regime(lambda P: P["widths"])),
+    Calibration(f"{ID} m* below the derived bound: Student-t UCB of mean log m* <= log bound",
+                bound_regime),
+)
+POWER = Power(growth_regime(lambda P: P["widths"]), 0.0, 3.0,
+              "m* proportional to d^gamma (effect: gamma)")
+REPORT = {"title": f"{ID}: downstream neuron complexity",
+          "tables": [("mstar.tex", "mstar_table",
+                      f"{ID}: $m^*(d)$ (population limit) for pretrained and random features, the derived "
+                      "width bound and the random-feature lower bound.")],
+          "figures": [("mstar_vs_d.pdf", "mstar_vs_d", ())]}

@@ -9,8 +9,8 @@ from scipy.optimize import brentq
 
 from ...sim.probes import FeatureMap, probe_curve
 from ...sim.samplers import Target, generator
-from ...theory.tight import single_task_isotropy_tight
-from ..calibration import BinomialRule, PowerRecord
+from ...theory.isotropy_bound import single_task_isotropy_tight
+from ..rules import BinomialRule, PowerRecord
 from ..common import ClaimResult, Timer, derive_seed, negative_control_record, subcheck
 from ..executor import Cell
 from ..profiles import ALPHA, profile
@@ -19,6 +19,16 @@ from ..sweeps import pretrained
 
 __all__ = ["decide", "pretrain_configs", "rule", "run_cell"]
 
+ID = "C4"
+STATEMENT_REF = "C4"           # theory/claims.py
+
+#: this claim's parameters per profile (checks/profiles.py)
+PROFILE = {
+    "quick": dict(d=64, r=3, n1=256, n2=4096, m=128, K=30, tau=0.3, multi_T=64, few_T=4,
+                  n_ds=1024, n_test=2000, lam=0.1, p_min=0.8, err_fail=0.2, err_ok=0.1),
+    "full": dict(d=256, r=4, n1=1024, n2=16384, m=256, K=100, tau=0.3, multi_T=256, few_T=10,
+                 n_ds=4096, n_test=4000, lam=0.1, p_min=0.8, err_fail=0.2, err_ok=0.1),
+}
 
 def _design(P: dict, kind: str) -> tuple[int, int]:
     """(T, n2) of a kind of run: one task with the representation budget n2; many tasks with
@@ -32,12 +42,12 @@ def run_cell(P: dict, kind: str, k: int, base_seed: int, device: str) -> dict:
     along the least-learned direction of span(M)."""
     T, n2 = _design(P, kind)
     res = pretrained(device, P["d"], P["r"], T, P["n1"], n2, P["m"],
-                     derive_seed(base_seed, "C4", kind, k))
+                     derive_seed(base_seed, ID, kind, k))
     WM = (res.W.double() @ res.M.double())
     _, _, Vh = torch.linalg.svd(WM, full_matrices=False)
     v_miss = Vh[-1].to(res.M.dtype)                 # least-learned direction of span(M)
     target = lambda g: Target("missed", lambda z: torch.where(z @ v_miss >= 0, 1.0, -1.0).to(z.dtype))
-    g = generator(derive_seed(base_seed, "C4", kind, k, "downstream"), res.M.device)
+    g = generator(derive_seed(base_seed, ID, kind, k, "downstream"), res.M.device)
     c = probe_curve(FeatureMap.network(kind, res.W), res.M, target, [P["n_ds"]], 1,
                     P["n_test"], P["lam"], g)
     met = res.metrics()
@@ -51,7 +61,7 @@ KINDS = ("single", "multi", "few")
 def _cells(ctx, P, kind):
     T, n2 = _design(P, kind)
     shared = {x: v for x, v in P.items() if x != "K"}
-    return [Cell("C4", {"claim": "C4", "kind": kind, "k": k, "T": T, "n2": n2, "seed": ctx.seed,
+    return [Cell(ID, {"claim": ID, "kind": kind, "k": k, "T": T, "n2": n2, "seed": ctx.seed,
                         "device": ctx.device, **shared},
                  run_cell, (shared, kind, k, ctx.seed, ctx.device)) for k in range(P["K"])]
 
@@ -64,8 +74,9 @@ def rule(iso, P, alpha):
     return k / len(iso), lcb, lcb >= P["p_min"]
 
 
-def pretrain_configs(P: dict) -> list[dict]:
+def pretrain_configs(profile_name: str) -> list[dict]:
     """The pretraining runs of this claim (for the memory check before a run)."""
+    P = profile(profile_name, ID)
     return [dict(d=P["d"], r=P["r"], T=T, n1=P["n1"], n2=n2, m=P["m"])
             for T, n2 in (_design(P, kind) for kind in KINDS)]
 
@@ -111,10 +122,10 @@ def _power(P) -> dict:
 
 
 def decide(ctx) -> ClaimResult:
-    P = profile(ctx.profile, "C4")
+    P = profile(ctx.profile, ID)
     with Timer() as tm:
         cells = [c for kind in KINDS for c in _cells(ctx, P, kind)]
-        runs = ctx.run("C4", cells)
+        runs = ctx.run(ID, cells)
         by = {kind: runs[i * P["K"]:(i + 1) * P["K"]] for i, kind in enumerate(KINDS)}
         frac, lcb, _ = rule([c["isotropy"] for c in by["single"]], P, ALPHA)
         subs, bnd = _subchecks(P, by["single"], by["multi"])
@@ -128,13 +139,13 @@ def decide(ctx) -> ClaimResult:
             f, b, passes = rule([c["isotropy"] for c in by[kind]], P, ALPHA)
             controls.append(negative_control_record(name, text, f, b, rejected=not passes))
     return ClaimResult(
-        id="C4", parameters=dict(P),
+        id=ID, parameters=dict(P),
         statistic_name=f"fraction of single-task runs with isotropy < {P['tau']}",
         statistic=frac, confidence_bound=lcb, side="lower", alpha=ALPHA,
         method="Clopper-Pearson (exact binomial)", bound=P["p_min"],
         bound_provenance="derived here: docs/derivations.md section 7 (single-task isotropy)",
         controls=controls, subchecks=subs, power=_power(P),
-        seeds=[derive_seed(ctx.seed, "C4", kind, k) for kind in KINDS for k in range(P["K"])],
+        seeds=[derive_seed(ctx.seed, ID, kind, k) for kind in KINDS for k in range(P["K"])],
         device=ctx.device, wall_s=tm.s,
         details={**{f"{kind}_isotropy": [c["isotropy"] for c in by[kind]] for kind in KINDS},
                  "single_missed_err01": [c["missed_err01"] for c in by["single"]],
@@ -142,3 +153,26 @@ def decide(ctx) -> ClaimResult:
                  "single_spectrum": [c["spectrum"] for c in by["single"]],
                  "multi_spectrum": [c["spectrum"] for c in by["multi"]],
                  "derived_single_task_isotropy_bound_delta_0.05": bnd})
+
+
+# --- calibration (`mtlcheck calibrate`) and report ------------------------------------------
+
+def calibration_rows(P: dict, N: int, rng, row) -> list[dict]:
+    """The Clopper-Pearson rules of this claim at their boundary (no real data needed: the law
+    is binomial): the single-task rule at p = p_min, and the false-alarm rule of the derived
+    bound at a violation rate exactly delta. ``row(rule, regime, N, k, exact=, error=)`` makes a
+    calibration row (qa/calibrate.py)."""
+    K = P["K"]
+    k = rng.binomial(K, P["p_min"], size=N)
+    br = BinomialRule(P["p_min"], ALPHA, K)
+    passes = int(sum(br.passes_k(int(x)) for x in k))
+    v = rng.binomial(K, 0.05, size=N)
+    alarms = int(sum(clopper_pearson_lower(int(x), K, ALPHA) > 0.05 for x in v))
+    return [row(f"{ID} single task, and the shares of runs whose missed-direction task "
+                "fails / succeeds: Clopper-Pearson LCB of a share >= p_min",
+                f"K = {K} task draws", N, passes, exact=br.pass_probability(P["p_min"])),
+            row(f"{ID} derived isotropy bound: Clopper-Pearson LCB of the violation rate "
+                "> delta (false alarm)", f"K = {K} task draws", N, alarms, error="false alarm")]
+
+
+REPORT = {"title": f"{ID}: single-task failure", "tables": [], "figures": []}

@@ -2,7 +2,7 @@
 decided for what the abstract's "exponential complexity in d" can mean on this model
 (docs/derivations.md section 8).
 
-Each target error eps sits on a degree floor K(eps) (theory/harmonics.py): random features
+Each target error eps sits on a degree floor K(eps) (theory/degree_energies.py): random features
 learn the Hermite degrees of the target one staircase step at a time, and width about d^K is
 needed to reach degree K (derived lower bound: section 8.6; the matching upper side is cited
 from Ghorbani, Mei, Misiakiewicz and Montanari 2021 and Mei, Misiakiewicz and Montanari 2022).
@@ -28,17 +28,41 @@ from scipy.stats import norm
 from ...sim.device import resolve_device
 from ...sim.rf_population import crossing_width, optimal_head_risk_mc, risk_curve
 from ...sim.samplers import generator, haar, sphere
-from ...theory.harmonics import degree_floor, harmonic_dim, rf_width_lower_bound_lp, target_energies
-from ..calibration import (GroupData, PowerRecord, SlopeRule, all_finite, effect_80,
+from ...theory.degree_energies import degree_floor, target_energies
+from ...theory.rf_lower_bounds import rf_width_lower_bound_lp
+from ...theory.sphere_harmonics import harmonic_dim
+from ..rules import (GroupData, PowerRecord, SlopeRule, all_finite, effect_80,
                            slope_trend)
 from ..common import (ClaimResult, Timer, derive_seed, finite, negative_control_record,
                       subcheck)
 from ..executor import Cell
 from ..profiles import ALPHA, profile
+from ..regimes import Calibration, regime
 from ..stats import group_slope_bound, mean_bound
-from ..sweeps import growth_fit, pretraining, weights
+from ..sweeps import growth_fit, pretraining, sweep_pretrain_configs, weights
 
 __all__ = ["decide", "pretrain_configs", "rf_cell", "pretrained_cell", "STATEMENT"]
+
+ID = "C5"
+STATEMENT_REF = "C5"           # theory/claims.py
+
+#: this claim's parameters per profile (checks/profiles.py)
+PROFILE = {
+    "quick": dict(r=2, seeds=6,
+                  levels=[dict(target="halfspace", eps=0.5, width_factor=3.0, min_width=64,
+                               d_grid=[16, 32, 64, 128, 256, 512, 1024]),
+                          dict(target="xor", eps=0.7, width_factor=1.5, min_width=128,
+                               d_grid=[8, 12, 16, 24, 32, 48, 64])],
+                  exponent_min=1.5, exponent_tol=0.1, pre_slope_max=0.25, power_datasets=1000,
+                  monte_carlo=dict(target="xor", d=8, m=48, widths=[4, 12, 24, 48], n=200000)),
+    "full": dict(r=2, seeds=8,
+                 levels=[dict(target="halfspace", eps=0.5, width_factor=3.0, min_width=64,
+                              d_grid=[64, 128, 256, 512, 1024, 2048, 4096]),
+                         dict(target="xor", eps=0.7, width_factor=1.5, min_width=128,
+                              d_grid=[16, 24, 32, 48, 64, 96, 128])],
+                 exponent_min=1.5, exponent_tol=0.1, pre_slope_max=0.25, power_datasets=4000,
+                 monte_carlo=dict(target="xor", d=12, m=96, widths=[8, 24, 48, 96], n=1000000)),
+}
 
 #: what the measurements establish about "exponential complexity in d" (derivations section 8)
 STATEMENT = (
@@ -68,7 +92,7 @@ def _width(lev, d):
 def rf_cell(target: str, eps: float, d: int, r: int, m: int, seed: int, device: str) -> dict:
     """One random-feature draw at dimension d: W (m rows uniform on the sphere) and M (Haar)
     from ``seed``; the exact population risk for every width; m*_RF(eps) read off it."""
-    dev = resolve_device(device, "C5")
+    dev = resolve_device(device, ID)
     g = generator(seed, dev)
     M = haar(d, r, g, torch.float64)
     W = sphere(m, d, g, torch.float64)
@@ -95,9 +119,9 @@ def _rf_cells(ctx, P, levels):
             m = _width(lev, d)
             for s in range(P["seeds"]):
                 seed = derive_seed(ctx.seed, "C5-rf", lev["target"], d, s)
-                key = {"claim": "C5", "cell": "rf", "target": lev["target"], "eps": lev["eps"],
+                key = {"claim": ID, "cell": "rf", "target": lev["target"], "eps": lev["eps"],
                        "d": d, "r": P["r"], "m": m, "seed": seed, "device": ctx.device}
-                cells.append(Cell("C5", key, rf_cell, (lev["target"], lev["eps"], d, P["r"], m,
+                cells.append(Cell(ID, key, rf_cell, (lev["target"], lev["eps"], d, P["r"], m,
                                                        seed, ctx.device)))
                 index.append((li, d))
     return cells, index
@@ -179,10 +203,10 @@ def _pretrained(ctx, P, levels):
     cells, index = [], []
     for li, lev in enumerate(levels):
         for (d, s), c in sorted(pre.items()):
-            key = {"claim": "C5", "cell": "pretrained", "target": lev["target"], "eps": lev["eps"],
+            key = {"claim": ID, "cell": "pretrained", "target": lev["target"], "eps": lev["eps"],
                    "d": d, "s": s, "seed": ctx.seed, "device": ctx.device,
                    "pretraining": {k: Pp[k] for k in ("r", "T", "E_target", "m_pre")}}
-            cells.append(Cell("C5", key, pretrained_cell, (lev["target"], lev["eps"], c)))
+            cells.append(Cell(ID, key, pretrained_cell, (lev["target"], lev["eps"], c)))
             index.append((li, d))
     per = _by_level(levels, index, ctx.run("C5 pretrained features", cells))
     fits = []
@@ -197,7 +221,7 @@ def _pretrained(ctx, P, levels):
 def _monte_carlo_check(ctx, P):
     """At small d: the population formula R(m) against a Monte Carlo of the same optimal head."""
     mc = P["monte_carlo"]
-    g = generator(derive_seed(ctx.seed, "C5", "monte-carlo"))
+    g = generator(derive_seed(ctx.seed, ID, "monte-carlo"))
     M = haar(mc["d"], P["r"], g, torch.float64)
     W = sphere(mc["m"], mc["d"], g, torch.float64)
     out = optimal_head_risk_mc(W, M, mc["target"], mc["widths"], mc["n"], g)
@@ -225,16 +249,17 @@ def _power(top, P, seed) -> dict:
                     np.random.default_rng(seed))
     return PowerRecord(alt, finite(e80), P["power_datasets"],
                        "synthetic per-seed log m*_RF with this run's spread by d "
-                       "(checks/calibration.py), common random numbers").record()
+                       "(checks/rules.py), common random numbers").record()
 
 
-def pretrain_configs(P: dict) -> list[dict]:
-    """C5 reuses C2's pretraining cells (for the memory check before a run)."""
-    return []
+def pretrain_configs(profile_name: str) -> list[dict]:
+    """C5 reuses C2's pretraining cells (its pretrained-feature comparison): their largest run,
+    for the memory check before a run."""
+    return sweep_pretrain_configs(profile(profile_name, "C2"))
 
 
 def decide(ctx) -> ClaimResult:
-    P = profile(ctx.profile, "C5")
+    P = profile(ctx.profile, ID)
     levels = _levels(P)
     with Timer() as tm:
         cells, index = _rf_cells(ctx, P, levels)
@@ -268,7 +293,7 @@ def decide(ctx) -> ClaimResult:
                 f"{levels[top_i]['K'] - 1} in place of K(eps) = {levels[top_i]['K']} on the "
                 "random features' exponent", growth[top_i]["exponent"], off_dist,
                 rejected=off_dist > 0)]
-        power = _power(top, P, derive_seed(ctx.seed, "C5", "power"))
+        power = _power(top, P, derive_seed(ctx.seed, ID, "power"))
     details = {"growth": growth, "statement_of_growth": STATEMENT,
                "m_star": {"pretrained": pre_top["geometric_mean"]},
                "m_star_ci": {"pretrained": pre_top["interval"]},
@@ -278,7 +303,7 @@ def decide(ctx) -> ClaimResult:
                                       "m_star": f["geometric_mean"]}
                                      for lev, f in zip(levels, pre)]}
     return ClaimResult(
-        id="C5", parameters={k: v for k, v in P.items()},
+        id=ID, parameters={k: v for k, v in P.items()},
         statistic_name=f"exponent of m*_RF in d on the K = {levels[top_i]['K']} floor "
                        f"({levels[top_i]['target']}, eps = {levels[top_i]['eps']})",
         statistic=top["exponent"], confidence_bound=top["ci"][0], side="lower", alpha=ALPHA,
@@ -288,3 +313,28 @@ def decide(ctx) -> ClaimResult:
                          "random-feature lower bound by Hermite degree)",
         controls=controls, subchecks=subs, power=power,
         seeds=[c.args[5] for c in cells], device=ctx.device, wall_s=tm.s, details=details)
+
+
+# --- calibration (`mtlcheck calibrate`) and report ------------------------------------------
+
+def _growth_calibration(rec, P):
+    """The exponent rule at its boundary: LCB of the slope of mean log m*_RF against log d at
+    exponent_min, on the top level's per-seed spread."""
+    g = max(rec["details"]["growth"], key=lambda x: x["K"])
+    groups = [[math.log(v) for v in seeds] for seeds in g["m_star_rf_per_seed"]]
+    lev = max(P["levels"], key=lambda L: L["target"] == g["target"])
+    xs = [math.log(d) for d in lev["d_grid"]]
+    data = regime(groups, xs, P["seeds"])
+    base = float(np.mean([v for grp in groups for v in grp]))
+    return (SlopeRule(P["exponent_min"], "lower", ALPHA), data,
+            slope_trend(xs, base)(P["exponent_min"]),
+            f"{len(xs)} d x {P['seeds']} seeds ({g['target']}, eps = {g['eps']})")
+
+
+CALIBRATIONS = (
+    Calibration(f"{ID} growth: LCB of the exponent of m*_RF in d >= exponent_min",
+                _growth_calibration),
+)
+REPORT = {"title": f"{ID}: random features",
+          "tables": [("c5.tex", "c5_table", f"{ID}: random-feature width $m^*(d)$.")],
+          "figures": [("c5_rf.pdf", "c5_rf", ())], "extra_detail": "statement_of_growth"}

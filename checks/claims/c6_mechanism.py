@@ -20,17 +20,30 @@ from ...sim.samplers import FamilySampler, generator, haar, sphere
 from ...theory import population as POP
 from ...theory.bounds import one_step_population_error
 from ...theory.model import ReferenceModel
-from ..calibration import EquivalenceRule, GroupData, PowerRecord, all_finite, effect_80
+from ..rules import EquivalenceRule, GroupData, PowerRecord, all_finite, effect_80
 from ..common import (ClaimResult, Timer, derive_seed, finite, nanmax, negative_control_record,
                       subcheck)
 from ..executor import Cell
 from ..profiles import ALPHA, profile
+from ..regimes import Calibration, mean_regime
 from ..stats import mean_bound
 from ..sweeps import pretrained
 
 __all__ = ["decide", "pretrain_configs", "exact_part", "population_part", "population_cell",
            "multitask_loss_grad", "pc_split_loss_grad"]
 
+ID = "C6"
+STATEMENT_REF = "C6"           # theory/claims.py
+
+#: this claim's parameters per profile (checks/profiles.py)
+PROFILE = {
+    "quick": dict(split=dict(d=12, r=2, T=5, n1=20, n2=17, m=7), tol=1e-10,
+                  pop=dict(d=24, r=2, T=512, n=1024, m=16), seeds=16, pop_tol_factor=2.0,
+                  scale_tol=0.02, power_datasets=1000),
+    "full": dict(split=dict(d=40, r=3, T=9, n1=50, n2=60, m=13), tol=1e-10,
+                 pop=dict(d=64, r=3, T=2048, n=4096, m=32), seeds=32, pop_tol_factor=2.0,
+                 scale_tol=0.01, power_datasets=4000),
+}
 
 def split_data(ctx, P, seed):
     g = generator(seed)
@@ -97,12 +110,12 @@ def exact_part(ctx, P, eta_a=0.7, eta_w=1.3, symmetric=False):
     engine's W1 vs -eta_W grad (NaN anywhere gives NaN). ``symmetric``: compare with the
     gradient of the pair loss differentiated on both sides (the negative control)."""
     S = P["split"]
-    M, W0, X1, y1, X2, y2 = split_data(ctx, S, derive_seed(ctx.seed, "C6", "split"))
+    M, W0, X1, y1, X2, y2 = split_data(ctx, S, derive_seed(ctx.seed, ID, "split"))
     Lmt, gmt = multitask_loss_grad(W0, X1, y1, X2, y2, eta_a)
     Lpc, gpc = pc_split_loss_grad(W0, X1, y1, X2, y2, eta_a)
     if symmetric:
         return rel(gmt, pc_symmetric_grad(W0, X1, y1, X2, y2, eta_a)), {}
-    Wr = sphere(S["m"], S["d"], generator(derive_seed(ctx.seed, "C6", "W")), torch.float64) * 2.0
+    Wr = sphere(S["m"], S["d"], generator(derive_seed(ctx.seed, ID, "W")), torch.float64) * 2.0
     Lmt2, gmt2 = multitask_loss_grad(W0, X1, y1, X2, y2, eta_a, W=Wr)
     Lpc2, gpc2 = pc_split_loss_grad(W0, X1, y1, X2, y2, eta_a, W=Wr)
     W1 = PT.one_step_from_data(W0, X1, y1, X2, y2, eta_a, eta_w, chunk=2)
@@ -117,7 +130,7 @@ def population_cell(Q: dict, s: int, base_seed: int, device: str) -> dict:
     (section 2.9): the relative Frobenius error |W1 - U| / |U| and the scale c_hat =
     <W1, U> / <U, U>, whose conditional mean given W0 is exactly 1 (E[W1 | W0] = U, section 5)."""
     res = pretrained(device, Q["d"], Q["r"], Q["T"], Q["n"], Q["n"], Q["m"],
-                     derive_seed(base_seed, "C6", "pop", s))
+                     derive_seed(base_seed, ID, "pop", s))
     W0, M, W1 = (x.double().cpu().numpy() for x in (res.W0, res.M, res.W))
     algo = res.config.algo
     U = -0.5 * algo.eta_a * algo.eta_w * POP.pc_gradient(W0, M)
@@ -129,13 +142,14 @@ def population_part(ctx, P) -> list[dict]:
     """:func:`population_cell` for every seed."""
     Q = P["pop"]
     return ctx.run("C6 population", [
-        Cell("C6", {"claim": "C6", "cell": "population", "s": s, "seed": ctx.seed,
+        Cell(ID, {"claim": ID, "cell": "population", "s": s, "seed": ctx.seed,
                     "device": ctx.device, **Q}, population_cell, (Q, s, ctx.seed, ctx.device))
         for s in range(P["seeds"])])
 
 
-def pretrain_configs(P: dict) -> list[dict]:
+def pretrain_configs(profile_name: str) -> list[dict]:
     """The pretraining runs of this claim (for the memory check before a run)."""
+    P = profile(profile_name, ID)
     Q = P["pop"]
     return [dict(d=Q["d"], r=Q["r"], T=Q["T"], n1=Q["n"], n2=Q["n"], m=Q["m"])]
 
@@ -159,11 +173,11 @@ def _power(c_hat, tol, N, seed) -> dict:
     e80 = effect_80(EquivalenceRule(1.0, tol, ALPHA), data, lambda e: [1.0 + e], 0.0, 1.0, N,
                     np.random.default_rng(seed))
     return PowerRecord(alt, finite(e80), N, "synthetic per-seed c_hat with this run's spread "
-                       "(checks/calibration.py), bisection with common random numbers").record()
+                       "(checks/rules.py), bisection with common random numbers").record()
 
 
 def decide(ctx) -> ClaimResult:
-    P = profile(ctx.profile, "C6")
+    P = profile(ctx.profile, ID)
     with Timer() as tm:
         worst, diffs = exact_part(ctx, P)
         pop = population_part(ctx, P)
@@ -199,18 +213,41 @@ def decide(ctx) -> ClaimResult:
                 name, f"the scale rule with U computed with the factor {factor:g} in place of "
                 "1/2", m_, far, rejected=not passes))
         power = _power(c_hat, P["scale_tol"], P["power_datasets"],
-                       derive_seed(ctx.seed, "C6", "power"))
+                       derive_seed(ctx.seed, ID, "power"))
         ctx.progress(f"C6: exact max rel diff {worst:.2e}; population error "
                      f"{sum(errs) / len(errs):.3f}; scale {cm:.4f}")
     return ClaimResult(
-        id="C6", parameters=dict(P),
+        id=ID, parameters=dict(P),
         statistic_name="max relative difference, multi-task gradient vs sample-split PC gradient",
         statistic=worst, confidence_bound=worst, side="upper", alpha=0.0,
         method="exact identity in float64 (deterministic)", bound=P["tol"],
         bound_provenance="derived here: docs/derivations.md section 5 (sample-split identity)",
         controls=controls, subchecks=subs, power=power,
-        seeds=[derive_seed(ctx.seed, "C6", "split")] + [derive_seed(ctx.seed, "C6", "pop", s)
+        seeds=[derive_seed(ctx.seed, ID, "split")] + [derive_seed(ctx.seed, ID, "pop", s)
                                                          for s in range(P["seeds"])],
         device=ctx.device, wall_s=tm.s, details={"exact": diffs, "population_errors": errs,
                                                   "c_hat": c_hat,
                                                   "negative_exact_max_rel_diff": nworst})
+
+
+# --- calibration (`mtlcheck calibrate`) and report ------------------------------------------
+
+def _scale_calibration(rec, P):
+    data = GroupData.of([0.0], [rec["details"]["c_hat"]], sizes=[P["seeds"]])
+    return (EquivalenceRule(1.0, P["scale_tol"], ALPHA), data, [1.0 + P["scale_tol"]],
+            f"{P['seeds']} seeds, tolerance {P['scale_tol']}")
+
+
+def _population_tol(P):
+    Q = P["pop"]
+    return P["pop_tol_factor"] * one_step_population_error(Q["d"], Q["r"], Q["T"], Q["n"], Q["n"])
+
+
+CALIBRATIONS = (
+    Calibration(f"{ID} scale: both Student-t bounds of the mean c_hat within 1 +- tol",
+                _scale_calibration),
+    Calibration(f"{ID} population error: Student-t UCB of the mean log relative error <= log tol",
+                mean_regime(lambda det: [math.log(e) for e in det["population_errors"]],
+                            "upper", lambda P: math.log(_population_tol(P)), "seeds")),
+)
+REPORT = {"title": f"{ID}: the pseudo-contrastive mechanism", "tables": [], "figures": []}

@@ -29,7 +29,7 @@ from .stats import (clopper_pearson_lower, clopper_pearson_upper, group_slope_bo
                     mean_bound_batch)
 
 __all__ = ["GroupData", "SlopeRule", "MeanRule", "BinomialRule", "EquivalenceRule",
-           "false_pass", "effect_80", "detection_rate", "slope_trend", "PowerRecord", "all_finite"]
+           "false_pass", "effect_80", "slope_trend", "PowerRecord", "all_finite"]
 
 TARGET_POWER = 0.8
 
@@ -179,12 +179,6 @@ def false_pass(rule, data: GroupData, boundary_trend: Sequence[float], N: int,
     return {"datasets": N, "passes": k, "false_pass": k / N,
             "upper95": clopper_pearson_upper(k, N, 0.05),
             "lower95": clopper_pearson_lower(k, N, 0.05)}
-
-
-def detection_rate(rule, data: GroupData, trend: Sequence[float], N: int,
-                   rng: np.random.Generator) -> float:
-    """Probability that ``rule`` fails on data with ``trend`` (estimated on N datasets)."""
-    return 1.0 - _rate(rule, data, data.draws(rng, N), trend)
 
 
 def effect_80(rule, data: GroupData, trend_of: Callable[[float], Sequence[float]], lo: float,

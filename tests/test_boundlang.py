@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from mtlcheck.theory import boundfile as BF
-from mtlcheck.theory.boundfile import load_bounds, BoundFileError, parse_bounds
+from mtlcheck import boundlang as BF
+from mtlcheck.boundlang import load_bounds, BoundFileError, parse_bounds
 from mtlcheck.theory.params import MtlcheckError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -105,19 +105,31 @@ def test_docs_and_help_list_every_quantity():
 
 def test_the_derived_bounds_file_evaluates_to_theory_tight():
     """examples/bounds/derived.toml writes derived bounds (d) and (b) in this format; they must
-    be the functions of theory/tight.py."""
-    from mtlcheck.theory import tight as Tt
+    be the functions of theory/isotropy_bound.py and theory/eout_bound.py."""
+    from mtlcheck.theory import eout_bound as EB
+    from mtlcheck.theory import isotropy_bound as IB
     iso, hp = load_bounds(str(ROOT / "examples" / "bounds" / "derived.toml"))[:2]
     for r, n2 in ((3, 4096), (2, 20000), (5, 100000)):
         pt = {"d": 64, "r": r, "T": 1, "n1": 256, "n2": n2, "m": 128}
         assert float(iso.bound(pt)) == pytest.approx(
-            Tt.single_task_isotropy_tight(r, n2, 0.05), rel=1e-12)
+            IB.single_task_isotropy_tight(r, n2, 0.05), rel=1e-12)
     for cfg in ((16, 2, 2048, 2048, 2048, 256), (8, 2, 1024, 4096, 4096, 256),
                 (32, 3, 4096, 8192, 8192, 128)):
         pt = dict(zip(("d", "r", "T", "n1", "n2", "m"), cfg))
-        assert float(hp.bound(pt)) == pytest.approx(Tt.e_out_hp_bound_tight(*cfg, 0.05),
+        assert float(hp.bound(pt)) == pytest.approx(EB.e_out_hp_bound_tight(*cfg, 0.05),
                                                     rel=1e-10)
 
+
+
+def test_the_bound_language_imports_no_torch():
+    """boundlang/ (formerly theory/boundfile.py, under tests/test_packaging.py's no-torch check)
+    parses and evaluates files without torch."""
+    import ast
+    for f in (ROOT / "boundlang").glob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n == "torch" or n.startswith("torch.") for n in names), f
 
 # --- bad files: one line naming bound, field, problem ---------------------------------------
 
@@ -231,7 +243,7 @@ def test_d_dependent_bound_for_a_d_free_claim_is_flagged():
     f = BF.structural_facts(s, 5.0)
     assert f["depends_on_d"] is True and f["admissible"] is False and f["flagged"] is True
     assert "C2" in f["flag"] and "must not depend on d" in f["flag"]
-    from mtlcheck.qa.boundaudit import exit_status
+    from mtlcheck.qa.bound_audit import exit_status
     assert exit_status({"bounds": [{"verdict": "holds", "flagged": True}]}) == 1
     (s,) = parse_bounds(bound('"C * r / n + 2 * E_out"', quantity='"probe_risk"',
                               claim='"C3"'))
@@ -256,7 +268,7 @@ def test_depends_on_and_monotonicity():
 # --- the decision rules on synthetic runs ------------------------------------------------------
 
 def _point(spec, q, b=None):
-    from mtlcheck.qa.boundaudit import PointResult
+    from mtlcheck.qa.bound_measure import PointResult
     q = np.asarray(q, dtype=float)
     pr = PointResult({a.name: a.lo for a in spec.domain}, list(range(len(q))), "design", q, q,
                      {}, None)
@@ -265,7 +277,8 @@ def _point(spec, q, b=None):
 
 
 def test_expectation_rule_and_needed_constant():
-    from mtlcheck.qa.boundaudit import needed_constants, point_decision
+    from mtlcheck.qa.bound_constants import needed_constants
+    from mtlcheck.qa.bound_decide import point_decision
     (s,) = parse_bounds(bound('"C * 0.1"', runs="8"))
     q = 0.1 + 0.01 * np.linspace(-1, 1, 8)                 # mean 0.1, sd ~0.0065
     d = point_decision(s, _point(s, q), 0.05)
@@ -277,7 +290,8 @@ def test_expectation_rule_and_needed_constant():
 
 
 def test_probability_rule_is_an_exact_binomial_test():
-    from mtlcheck.qa.boundaudit import _k_crit, needed_constants, point_decision
+    from mtlcheck.qa.bound_constants import needed_constants
+    from mtlcheck.qa.bound_decide import _k_crit, point_decision
     from scipy import stats
     (s,) = parse_bounds(bound('"C * 0.5"', holds='"probability"', delta="0.1", runs="40"))
     kc = _k_crit(40, 0.1, 0.05)
@@ -302,7 +316,7 @@ def test_probability_rule_is_an_exact_binomial_test():
 def _audit(path, budget, seed=0, **kw):
     import torch
     torch.set_num_threads(1)
-    from mtlcheck.qa.boundaudit import audit_bounds
+    from mtlcheck.qa.bound_audit import audit_bounds
     return audit_bounds(str(path), budget, seed, "cpu", None, **kw)
 
 
@@ -366,7 +380,7 @@ def test_prediction_a_with_a_tolerance_matches_the_built_in_row(tmp_path):
 
 def test_a_false_bound_is_violated_with_a_shrunk_reproducible_counterexample(tmp_path,
                                                                                monkeypatch):
-    from mtlcheck.qa.boundaudit import exit_status
+    from mtlcheck.qa.bound_audit import exit_status
     f = tmp_path / "false.toml"
     f.write_text(bound('"C1 * r / T"', name='"recovery-typo"', claim='"C1"',
                        constants="{ C1 = 0.1 }",
@@ -400,7 +414,7 @@ def test_hypothesis_storage_is_a_scratch_folder_during_the_search(tmp_path, monk
     """Hypothesis caches constants of local modules under ./.hypothesis even without a database;
     during the search its storage is a temporary folder that is removed afterwards."""
     from hypothesis import configuration as hc
-    from mtlcheck.qa.boundaudit import hypothesis_scratch
+    from mtlcheck.qa.bound_search import hypothesis_scratch
     monkeypatch.chdir(tmp_path)
     before = hc.storage_directory("constants", intent_to_write=False).path
     with hypothesis_scratch() as tmp:
@@ -412,7 +426,7 @@ def test_hypothesis_storage_is_a_scratch_folder_during_the_search(tmp_path, monk
 
 def test_main_prints_json_and_a_bad_file_raises(tmp_path, capsys):
     import argparse
-    from mtlcheck.qa.boundaudit import main_audit_bounds
+    from mtlcheck.qa.bound_audit import main_audit_bounds
     f = tmp_path / "one.toml"
     f.write_text(bound('"C * 2"', domain="d = 8\nr = 1\nT = 4\nn1 = 16\nn2 = 16\nm = 8",
                        runs="2"))
@@ -433,7 +447,7 @@ def test_the_sympy_time_limit_survives_a_lost_alarm():
     runs is printed and discarded: CI lost one that way and a 10-second sympy step ran 6
     minutes); the alarm rings again, and nothing rings once the step is over."""
     import signal
-    from mtlcheck.theory.boundfile import _SympyTime, _Timeout
+    from mtlcheck.boundlang.timers import _SympyTime, _Timeout
     before = signal.getsignal(signal.SIGALRM)
     lost = []
 

@@ -4,7 +4,7 @@ structural-fact sections, and the table. qa/audit.py runs the simulations that f
 For every derived result the audit reports the value the proof gives, the value simulation
 needs (a quantile, a mean or an exact value, with a confidence interval), the slack ratio
 proof / simulation and, for the bounds with a multi-step proof, the slack of every step
-(theory/tight.py: ``step_slacks``). Status: 'VIOLATION' when simulation needs more than the
+(theory/slacks.py: ``step_slacks``). Status: 'VIOLATION' when simulation needs more than the
 proof allows (a bug in the proof or in the code; the row names the configuration), 'VACUOUS'
 when the bound says nothing (an upper bound on E_out of 1, a lower bound of 0), 'LOOSE' when the
 slack exceeds SLACK_MAX (the steps say where it is lost), 'ok' otherwise.
