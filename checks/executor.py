@@ -2,7 +2,7 @@
 
 A sweep cell is a pure function of its arguments (a top-level function, so that Ray can ship
 it by reference): the same cell gives the same value on any worker. Only the driver reads and
-writes the cache (checks/common.py: Context.run), so a killed run resumes the same way with
+writes the cache (checks/context.py: Context.run), so a killed run resumes the same way with
 either executor, and the results are identical whichever executor ran them.
 
 Thread discipline: torch's intra-op threads spin while they wait; two processes that each use

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 import torch
 
 from ..sim.device import resolve_device
-from .common import Cache, Context, code_fingerprint, versions
+from .cache import Cache, code_fingerprint
+from .context import Context
+from .record import versions
 from .executor import make_executor, set_threads
 from .progress import Reporter
 from .results import new_run, now, write_merged

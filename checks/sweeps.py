@@ -19,7 +19,8 @@ from ..sim.pretrain import PretrainConfig, pretrain
 from ..theory.bounds import budget_n
 from ..theory.model import Algorithm, ReferenceModel
 from .rules import GroupData, PowerRecord, SlopeRule, effect_80, slope_trend
-from .common import ClaimResult, derive_seed, finite, negative_control_record
+from .context import derive_seed
+from .record import ClaimResult, finite, negative_control_record
 from .complexity import crossing_status
 from .executor import Cell
 from .io import decode_array, encode_array

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..boundlang import BoundSpec
-from ..checks.common import derive_seed
+from ..checks.context import derive_seed
 from ..checks.complexity import crossing_status
 from ..sim.pretrain import PretrainConfig, pretrain
 from ..sim.probes import FeatureMap, probe_curve

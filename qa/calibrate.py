@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 from ..checks.claims import CLAIMS
-from ..checks.common import derive_seed
+from ..checks.context import derive_seed
 from ..checks.profiles import ALPHA, NAMES as PROFILE_NAMES, profile
 from ..checks.rules import effect_80, false_pass, slope_trend
 from ..checks.stats import clopper_pearson_upper

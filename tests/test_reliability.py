@@ -13,7 +13,7 @@ import time
 import pytest
 
 from mtlcheck.checks.claims import CLAIMS
-from mtlcheck.checks.common import Cache
+from mtlcheck.checks.cache import Cache
 
 RUN = [sys.executable, "-m", "mtlcheck", "run"]
 TIMING_KEYS = {"wall_s", "cache", "produced", "runs"}
@@ -222,7 +222,7 @@ def test_code_fingerprint_covers_the_claim_modules(monkeypatch):
     """The cache salt hashes every module whose code computes a cell, the claims' run_cell
     included (checks/claims/): an edited claim never reuses stale cells."""
     import builtins
-    from mtlcheck.checks import common
+    from mtlcheck.checks import cache as common
     read, real_open = [], builtins.open
 
     def spy(path, *a, **k):

@@ -10,7 +10,7 @@ import torch
 
 from mtlcheck.checks.rules import (BinomialRule, EquivalenceRule, GroupData, SlopeRule,
                                          effect_80, false_pass, slope_trend)
-from mtlcheck.checks.common import ClaimResult, negative_control_record, subcheck
+from mtlcheck.checks.record import ClaimResult, negative_control_record, subcheck
 from mtlcheck.checks.results import validation_errors
 from mtlcheck.checks.stats import (clopper_pearson_lower, clopper_pearson_upper,
                                    group_slope_bound, group_slope_bound_batch, mean_bound)

@@ -14,8 +14,8 @@ import numpy as np
 from ...theory.bounds import e_out_prediction_fn
 from ..rules import (EquivalenceRule, GroupData, PowerRecord, SlopeRule, all_finite, effect_80,
                            slope_trend)
-from ..common import (ClaimResult, Timer, derive_seed, finite, nanmax, negative_control_record,
-                      subcheck)
+from ..context import derive_seed
+from ..record import ClaimResult, Timer, finite, nanmax, negative_control_record, subcheck
 from ..executor import Cell
 from ..profiles import ALPHA, profile
 from ..regimes import Calibration, Power, mean_regime, slope_regime, sorted_groups

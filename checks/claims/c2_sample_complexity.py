@@ -14,7 +14,8 @@ from ...sim.device import resolve_device
 from ...sim.probes import FeatureMap, probe_curve
 from ...sim.samplers import generator, make_target
 from ...theory.probe_bound import probe_bound_tight, probe_sample_bound_tight
-from ..common import ClaimResult, Timer, derive_seed, finite, subcheck
+from ..context import derive_seed
+from ..record import ClaimResult, Timer, finite, subcheck
 from ..executor import Cell
 from ..profiles import ALPHA, geometric, profile
 from ..regimes import Calibration, Power, bound_regime, growth_regime

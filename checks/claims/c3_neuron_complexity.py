@@ -18,7 +18,8 @@ import torch
 from ...sim.samplers import generator, sphere
 from ...theory.bounds import width_risk_curve
 from ...theory.probe_bound import width_bound_curve_tight
-from ..common import ClaimResult, Timer, derive_seed, finite, subcheck
+from ..context import derive_seed
+from ..record import ClaimResult, Timer, finite, subcheck
 from ..complexity import crossing_status
 from ..executor import Cell
 from ..profiles import ALPHA, geometric, profile

@@ -11,7 +11,8 @@ from ...sim.probes import FeatureMap, probe_curve
 from ...sim.samplers import Target, generator
 from ...theory.isotropy_bound import single_task_isotropy_tight
 from ..rules import BinomialRule, PowerRecord
-from ..common import ClaimResult, Timer, derive_seed, negative_control_record, subcheck
+from ..context import derive_seed
+from ..record import ClaimResult, Timer, negative_control_record, subcheck
 from ..executor import Cell
 from ..profiles import ALPHA, profile
 from ..stats import clopper_pearson_lower

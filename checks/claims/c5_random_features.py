@@ -33,8 +33,8 @@ from ...theory.rf_lower_bounds import rf_width_lower_bound_lp
 from ...theory.sphere_harmonics import harmonic_dim
 from ..rules import (GroupData, PowerRecord, SlopeRule, all_finite, effect_80,
                            slope_trend)
-from ..common import (ClaimResult, Timer, derive_seed, finite, negative_control_record,
-                      subcheck)
+from ..context import derive_seed
+from ..record import ClaimResult, Timer, finite, negative_control_record, subcheck
 from ..executor import Cell
 from ..profiles import ALPHA, profile
 from ..regimes import Calibration, regime

@@ -21,8 +21,8 @@ from ...theory import population as POP
 from ...theory.bounds import one_step_population_error
 from ...theory.model import ReferenceModel
 from ..rules import EquivalenceRule, GroupData, PowerRecord, all_finite, effect_80
-from ..common import (ClaimResult, Timer, derive_seed, finite, nanmax, negative_control_record,
-                      subcheck)
+from ..context import derive_seed
+from ..record import ClaimResult, Timer, finite, nanmax, negative_control_record, subcheck
 from ..executor import Cell
 from ..profiles import ALPHA, profile
 from ..regimes import Calibration, mean_regime

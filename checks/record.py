@@ -1,35 +1,32 @@
-"""What every claim check shares: the run context (profile, seed, device, cache, executor,
-progress), the claim record, derived seeds, and the cache of finished sweep cells (atomic
-writes: checks/io.py)."""
+"""A claim's decision as a record of results.json: ClaimResult (statistic, confidence bound,
+verdict and its reasons, subchecks, negative controls), the subcheck and control records, the
+versions of the libraries, and JSON-safe numbers (checks/schemas/results.schema.json)."""
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
 import platform
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING
 
-from ..theory.params import validate
-from .executor import Cell, LocalExecutor
-from .io import atomic_write_json, json_safe
-from .progress import Reporter, silent
+from .io import json_safe
 
-__all__ = ["ClaimResult", "Context", "derive_seed", "Cache", "versions", "finite", "nanmax",
-           "code_fingerprint", "subcheck", "negative_control_record", "Timer"]
+if TYPE_CHECKING:
+    from .context import Context
 
-
-def derive_seed(base: int, *parts) -> int:
-    """A reproducible 63-bit seed for one cell: sha256 of the base seed and the cell's labels."""
-    h = hashlib.sha256(json.dumps([base, *parts], sort_keys=True, default=str).encode())
-    return int(h.hexdigest()[:15], 16)
+__all__ = ["ClaimResult", "finite", "nanmax", "versions", "subcheck", "negative_control_record",
+           "Timer"]
 
 
 def finite(x: float) -> float | None:
     """JSON-safe number: None for inf/nan (results.json is strict JSON)."""
     return None if x is None or not math.isfinite(x) else float(x)
+
+
+def nanmax(values) -> float:
+    """max that returns NaN when any value is NaN (the builtin max may skip it)."""
+    vals = [float(v) for v in values]
+    return math.nan if any(math.isnan(v) for v in vals) else max(vals)
 
 
 def versions() -> dict:
@@ -42,132 +39,6 @@ def versions() -> dict:
     return {"mtlcheck": mtlcheck.__version__, "python": platform.python_version(),
             "torch": torch.__version__, "sympy": sympy.__version__, "mpmath": mpmath.__version__,
             "numpy": numpy.__version__}
-
-
-def code_fingerprint() -> str:
-    """sha256 of the package's source (theory, sim, checks and its claims, mtlcheck): a cached
-    cell computed by other code is never reused."""
-    import mtlcheck
-    h = hashlib.sha256(mtlcheck.__version__.encode())
-    folders = []
-    for pkg in ("mtlcheck", "mtlcheck.theory", "mtlcheck.sim", "mtlcheck.checks",
-                "mtlcheck.checks.claims"):
-        mod = __import__(pkg, fromlist=["__file__"])
-        folders.append((pkg, os.path.dirname(os.path.abspath(mod.__file__))))
-    # claim modules from MTLCHECK_CLAIM_DIRS (checks/claims/__init__.py) count as claims' code
-    folders += [("mtlcheck.checks.claims", f)
-                for f in filter(None, os.environ.get("MTLCHECK_CLAIM_DIRS", "").split(os.pathsep))]
-    for pkg, folder in folders:
-        for name in sorted(os.listdir(folder)):
-            if name.endswith(".py"):
-                with open(os.path.join(folder, name), "rb") as f:
-                    h.update(pkg.encode() + name.encode() + f.read())
-    return h.hexdigest()[:16]
-
-
-class Cache:
-    """Finished sweep cells as JSON files, keyed by a hash of the cell's parameters and a salt
-    (the code fingerprint and the resolved device), so that cells computed by other code or on
-    another device are never mixed in.
-
-    Writes are atomic (checks/io.py): a run killed at any moment leaves either no file or a
-    complete one. A file that does not parse is treated as missing.
-    """
-
-    def __init__(self, root: str | None, salt: dict | None = None):
-        self.root = root
-        self.salt = salt or {}
-        self.hits = 0
-        self.misses = 0
-
-    def _full(self, key: dict) -> dict:
-        return {**key, "_salt": self.salt} if self.salt else key
-
-    def _path(self, group: str, key: dict) -> str:
-        key = self._full(key)
-        h = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
-        return os.path.join(self.root, group, f"{h}.json")
-
-    def get(self, group: str, key: dict):
-        if not self.root:
-            return None
-        path = self._path(group, key)
-        try:
-            with open(path) as f:
-                rec = json.load(f)
-        except (OSError, ValueError):
-            return None
-        if rec.get("key") != json.loads(json.dumps(self._full(key), default=str)):
-            return None
-        return rec["value"]
-
-    def put(self, group: str, key: dict, value) -> None:
-        if not self.root:
-            return
-        atomic_write_json(self._path(group, key), {"key": self._full(key), "value": value},
-                          strict=False)
-
-    def cell(self, group: str, key: dict, compute: Callable[[], Any]):
-        """The cached value of a cell, computing (and storing) it when missing."""
-        value = self.get(group, key)
-        if value is not None:
-            self.hits += 1
-            return value
-        self.misses += 1
-        value = compute()
-        self.put(group, key, value)
-        return value
-
-
-@dataclass
-class Context:
-    """Profile, seed, device and the services a check needs: the cache of finished cells, the
-    executor that computes missing ones, and progress output (a callable Reporter)."""
-
-    profile: str = "quick"
-    seed: int = 0
-    device: str = "auto"
-    cache: Cache = field(default_factory=lambda: Cache(None))
-    progress: Reporter = field(default_factory=silent)
-    executor: Any = field(default_factory=LocalExecutor)
-    fresh: bool = False          # recompute every requested cell (and overwrite the cache)
-
-    def __post_init__(self):
-        v = validate("the checks suite", profile=self.profile, seed=self.seed, device=self.device)
-        self.profile, self.seed, self.device = v["profile"], v["seed"], v["device"]
-        if not isinstance(self.progress, Reporter):       # a plain callable: wrap it
-            self.progress = Reporter(write=self.progress, tty=False, prefix="")
-
-    def run(self, label: str, cells: list[Cell]) -> list:
-        """The values of ``cells``, in order: cached ones read from the cache, the others
-        computed by the executor (in any order) and stored as they arrive. With ``fresh`` every
-        cell is computed again and overwrites its cache file (nothing is deleted first, so an
-        interrupted fresh run loses nothing)."""
-        values: list = [None] * len(cells)
-        todo = []
-        for i, c in enumerate(cells):
-            v = None if self.fresh else self.cache.get(c.group, c.key)
-            if v is None:
-                todo.append(i)
-            else:
-                values[i] = v
-        self.cache.hits += len(cells) - len(todo)
-        self.cache.misses += len(todo)
-        sweep = self.progress.sweep(label, len(todo), len(cells) - len(todo))
-        try:
-            for j, v in self.executor.imap([cells[i] for i in todo]):
-                c = cells[todo[j]]
-                self.cache.put(c.group, c.key, v)
-                values[todo[j]] = v
-                sweep.advance()
-        finally:
-            sweep.close()
-        return values
-
-    def reproduce(self, cid: str) -> str:
-        """The command that reproduces one claim's decision."""
-        return (f"mtlcheck run --only {cid} --profile {self.profile} --seed {self.seed} "
-                f"--device {self.device}")
 
 
 @dataclass
@@ -297,12 +168,6 @@ def subcheck(name: str, statistic: float, cb: float, bound: float, side: str, al
     return {"name": name, "statistic": finite(statistic), "confidence_bound": finite(cbf),
             "bound": finite(bound), "side": side, "alpha": alpha, "method": method,
             "error": error, "verdict": "pass" if ok else "fail", **extra}
-
-
-def nanmax(values) -> float:
-    """max that returns NaN when any value is NaN (the builtin max may skip it)."""
-    vals = [float(v) for v in values]
-    return math.nan if any(math.isnan(v) for v in vals) else max(vals)
 
 
 def negative_control_record(name: str, description: str, statistic: float, bound: float,

@@ -1,0 +1,73 @@
+"""The context of a run that every claim's decision receives: profile, seed, device, the cache
+of finished cells, the executor that computes missing ones, and progress output; and the
+derived seed of a cell."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..theory.params import validate
+from .cache import Cache
+from .executor import Cell, LocalExecutor
+from .progress import Reporter, silent
+
+__all__ = ["Context", "derive_seed"]
+
+
+def derive_seed(base: int, *parts) -> int:
+    """A reproducible 63-bit seed for one cell: sha256 of the base seed and the cell's labels."""
+    h = hashlib.sha256(json.dumps([base, *parts], sort_keys=True, default=str).encode())
+    return int(h.hexdigest()[:15], 16)
+
+
+@dataclass
+class Context:
+    """Profile, seed, device and the services a check needs: the cache of finished cells, the
+    executor that computes missing ones, and progress output (a callable Reporter)."""
+
+    profile: str = "quick"
+    seed: int = 0
+    device: str = "auto"
+    cache: Cache = field(default_factory=lambda: Cache(None))
+    progress: Reporter = field(default_factory=silent)
+    executor: Any = field(default_factory=LocalExecutor)
+    fresh: bool = False          # recompute every requested cell (and overwrite the cache)
+
+    def __post_init__(self):
+        v = validate("the checks suite", profile=self.profile, seed=self.seed, device=self.device)
+        self.profile, self.seed, self.device = v["profile"], v["seed"], v["device"]
+        if not isinstance(self.progress, Reporter):       # a plain callable: wrap it
+            self.progress = Reporter(write=self.progress, tty=False, prefix="")
+
+    def run(self, label: str, cells: list[Cell]) -> list:
+        """The values of ``cells``, in order: cached ones read from the cache, the others
+        computed by the executor (in any order) and stored as they arrive. With ``fresh`` every
+        cell is computed again and overwrites its cache file (nothing is deleted first, so an
+        interrupted fresh run loses nothing)."""
+        values: list = [None] * len(cells)
+        todo = []
+        for i, c in enumerate(cells):
+            v = None if self.fresh else self.cache.get(c.group, c.key)
+            if v is None:
+                todo.append(i)
+            else:
+                values[i] = v
+        self.cache.hits += len(cells) - len(todo)
+        self.cache.misses += len(todo)
+        sweep = self.progress.sweep(label, len(todo), len(cells) - len(todo))
+        try:
+            for j, v in self.executor.imap([cells[i] for i in todo]):
+                c = cells[todo[j]]
+                self.cache.put(c.group, c.key, v)
+                values[todo[j]] = v
+                sweep.advance()
+        finally:
+            sweep.close()
+        return values
+
+    def reproduce(self, cid: str) -> str:
+        """The command that reproduces one claim's decision."""
+        return (f"mtlcheck run --only {cid} --profile {self.profile} --seed {self.seed} "
+                f"--device {self.device}")
