@@ -33,7 +33,7 @@ CTRL = {"rejected": (0.9, 1.0, True), "accepted": (0.1, 0.2, False),
         "nan": (math.nan, 1.0, True), "censored": (0.9, math.inf, True)}
 
 
-@pytest.mark.parametrize("primary, sub, c1, c2", itertools.product(PRIMARY, SUB, CTRL, CTRL))
+@pytest.mark.parametrize("primary, sub, c1, c2", list(itertools.product(PRIMARY, SUB, CTRL, CTRL)))
 def test_every_combination_of_decision_subchecks_and_controls(primary, sub, c1, c2):
     controls = [negative_control_record(f"c{i}", "d", *CTRL[c][:2], rejected=CTRL[c][2])
                 for i, c in enumerate((c1, c2))]
