@@ -142,9 +142,9 @@ def run_regime(reg: dict, device, repeats: int, seed: int, progress, peak: "Gemm
     # pre-activation near 0 differently, and one flipped 1{z > 0} moves W1 by ~1e-2 of its
     # scale (a discontinuity no float32 tolerance covers); the float32 outputs serve the timings
     k = min(X1.shape[0], 8)
-    a64 = one_step_from_data(W0.double(), X1[:k].double(), y1[:k], X2[:k].double(), y2[:k],
-                             chunk=min(chunk, k))
-    n64 = one_step_naive(W0.double(), X1[:k].double(), y1[:k], X2[:k].double(), y2[:k])
+    d64 = [t[:k].double() for t in (X1, y1, X2, y2)]
+    a64 = one_step_from_data(W0.double(), *d64, chunk=min(chunk, k))
+    n64 = one_step_naive(W0.double(), *d64)
     diff = float((a64 - n64).abs().max() / n64.abs().max())
     e, nv = statistics.median(times["engine"]), statistics.median(times["naive"])
     gm = statistics.median(times["gemms"])
