@@ -7,12 +7,14 @@ each expression through an allow-list over Python's ``ast`` into a sympy express
 builds node by node (compiler.py; the text never reaches eval, sympify or parse_expr), evaluates
 bounds numerically without generating code (evaluator.py), and derives the structural facts
 (facts.py, under the time limits of timers.py: which symbols a bound depends on, monotonicity in
-T and n2, admissibility for the claim it supports, via theory/claims.py). It imports theory/
-only. The simulations that measure each quantity are in qa/bound_measure.py.
+T and n2, admissibility for the claim it supports, via theory/claims.py). The project's own
+derived bounds ship as a bound file, derived.toml (builtin.py: ``builtin_bounds``, ``restate``).
+It imports theory/ only. The simulations that measure each quantity are in qa/bound_measure.py.
 
 A file may come from anyone: every problem is a :class:`BoundFileError`, one line that names the
 bound, the field and the problem (the CLI prints it and exits with status 2).
 """
+from .builtin import BUILTIN, builtin_bound, builtin_bounds, restate
 from .compiler import compile_expression
 from .evaluator import numeric
 from .facts import structural_facts
@@ -24,4 +26,4 @@ from .vocabulary import (AXES, FUNCTIONS, LIMITS, QUANTITIES, Axis, BoundFileErr
 __all__ = ["BoundFileError", "Limits", "LIMITS", "Quantity", "QUANTITIES", "Axis", "AXES",
            "FUNCTIONS", "BoundSpec", "DomainAxis", "compile_expression", "numeric",
            "load_bounds", "parse_bounds", "parse_bound", "structural_facts", "user_name",
-           "quantities_help"]
+           "quantities_help", "BUILTIN", "builtin_bounds", "builtin_bound", "restate"]

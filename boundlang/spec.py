@@ -93,6 +93,24 @@ class BoundSpec:
         with np.errstate(all="ignore"):
             return np.asarray(self._evaluate(env), dtype=float)
 
+    def table(self) -> dict:
+        """The [[bound]] table this spec was parsed from, as typed (domain: the given symbols;
+        optional fields at their defaults included): what :func:`boundlang.restate` edits and
+        parses again."""
+        out = {"name": self.name, "source": self.source, "quantity": self.quantity,
+               "relation": self.relation, "expression": self.expression, "holds": self.holds,
+               "alpha": self.alpha, "runs": self.runs, "tolerance": self.tolerance,
+               "domain": {a.name: (a.lo if not a.varying else [a.lo, a.hi])
+                          for a in self.domain if a.given}}
+        for key, value in (("claim", self.claim), ("delta", self.delta)):
+            if value is not None:
+                out[key] = value
+        if self.lets:
+            out["let"] = dict(self.lets)
+        if self.constants:
+            out["constants"] = dict(self.constants)
+        return out
+
     def record(self) -> dict:
         return {"name": self.name, "source": self.source, "claim": self.claim,
                 "quantity": self.quantity, "relation": self.relation,

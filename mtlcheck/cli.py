@@ -136,7 +136,9 @@ def _add_audit(sub):
                    help="smoke | quick | full (the built-in audit; smoke is a one-minute look "
                         "with too few runs for conclusions)")
     p.add_argument("--bounds", default=None, metavar="FILE.toml",
-                   help="audit the bounds written in this file instead of the derived ones")
+                   help="audit the bounds written in this file instead of the derived ones "
+                        "('builtin': the derived bounds shipped as statements, "
+                        "boundlang/derived.toml)")
     p.add_argument("--budget", type=_num, default=None,
                    help="seconds the --bounds audit may spend (default: 240)")
     p.add_argument("--only", nargs="+", default=None, metavar="NAME",

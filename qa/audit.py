@@ -1,7 +1,15 @@
 """`mtlcheck audit`: the simulations behind the constants audit (theory/audit_rows.py holds the pure
 part). Every constant and bound of docs/derivations.md sections 2-9 gets a row: the proof's
 value, what simulation needs (with a confidence interval), the slack ratio, the slack of each
-step of a multi-step proof, and a status (ok, LOOSE beyond 10x, VACUOUS, VIOLATION)."""
+step of a multi-step proof, and a status (ok, LOOSE beyond 10x, VACUOUS, VIOLATION).
+
+Every row's VIOLATION is decided by the one rule of all audit paths, qa/bound_decide.py
+``decide`` (as `mtlcheck audit --bounds` and `mtlcheck counterexamples` decide), on the row's
+runs: a quantile bound (probability delta) by the exact binomial test, a bound on a mean by the
+Student-t bound, an exact value by "every run" (``always``), a summary without runs (a Monte
+Carlo mean +- z se, the range of a few draws) by its interval. Levels: ALPHA_ROW (the one-sided
+level of the two-sided 95% intervals the rows show) unless a row says otherwise. The `ci` a row
+shows is descriptive (the order-statistic interval of ``_quantile_ci``, a mean +- z se)."""
 from __future__ import annotations
 
 import json
@@ -19,7 +27,6 @@ from ..sim.pretrain import PretrainConfig, pretrain
 from ..sim.probes import FeatureMap, probe_curve
 from ..sim.samplers import generator, haar, make_target, sphere
 from ..checks.complexity import crossing_status
-from ..checks.stats import clopper_pearson_lower
 from ..sim.rf_population import crossing_width, risk_curve
 from ..theory import bounds as B
 from ..theory import degree_energies as DE_
@@ -34,9 +41,12 @@ from ..theory.audit_rows import (SLACK_MAX, AuditRow, exact_constant_row, lower_
                             theory_sections, upper_constant_row)
 from ..theory.model import Algorithm, ReferenceModel
 from ..theory.params import ParameterError, validate
+from . import bound_decide as BD
 from .probe_routes import route_ceilings
 
 Z = 3.29          # two-sided 99.9% normal quantile for the identity constants
+ALPHA_ROW = 0.025  # one-sided level of a row's decision (its shown interval is two-sided 95%)
+ALPHA_COND = 0.05  # level of the conditional rows' decision (the violation rate exceeds delta)
 PROFILES = {
     # a one-minute smoke run (tests, a first look): too few runs for its quantiles to mean much
     "smoke": dict(mc_N=100_000, grid=[(32, 16, 64), (128, 1, 512)], grid_seeds=4, grid_m=64,
@@ -73,6 +83,12 @@ def _quantile_ci(samples, q: float, z: float = 1.96):
     return x[max(0, min(K - 1, int(math.ceil(c)) - 1))], lo, hi
 
 
+def _violated(relation: str, bound, values=None, **rule) -> bool:
+    """A row's VIOLATION: the engine's one decision (qa/bound_decide.py ``decide``; the module
+    attribute, so that the one function is the one every path calls)."""
+    return BD.decide(relation, bound, values, **rule)["violated"]
+
+
 def mc_constants(seed: int, N: int, progress) -> list[AuditRow]:
     """Monte Carlo estimates (theory/montecarlo.py) of the identity constants of sections 2
     and 4, at d = 32, r = 3, w.u = 0.6."""
@@ -103,8 +119,10 @@ def mc_constants(seed: int, N: int, progress) -> list[AuditRow]:
             ("ind_sq", c["ind_sq"], "4.3", "E[1{w.x>0} (e.x)^2], |e| = 1"),
             ("in_span_sq / r", c["ind_sq"], "4.3", "E[1{w.x>0} |M^T x|^2] / r")):
         mean, se = (float(x) for x in est[key])
-        rows.append(exact_constant_row(key, sec, proof, mean, se, Z, {"d": d, "r": r, "N": N},
-                                       note))
+        ci = (mean - Z * se, mean + Z * se)
+        violated = any(_violated(rel, proof, interval=ci) for rel in ("<=", ">="))
+        rows.append(exact_constant_row(key, sec, proof, mean, ci, {"d": d, "r": r, "N": N},
+                                       note, violated=violated))
     return rows
 
 
@@ -119,7 +137,8 @@ def prediction_grid(P, base_seed, progress, device) -> tuple[list[AuditRow], dic
     rows, worst = [], {"gap": 0.0}
     points = shown_points = 0
     k = len(P["grid"])
-    zb = NormalDist().inv_cdf(1 - 0.05 / (2 * k))   # two-sided, Bonferroni over the grid
+    a_each = 0.05 / (2 * k)                          # each side, Bonferroni over the grid
+    zb = NormalDist().inv_cdf(1 - a_each)
     for (d, T, n) in P["grid"]:
         r = 2
         vals = [_run(device, d, r, T, n, n, P["grid_m"], base_seed * 1000 + s).metrics()["E_out"]
@@ -129,9 +148,11 @@ def prediction_grid(P, base_seed, progress, device) -> tuple[list[AuditRow], dic
         p = pred(d, r, T, n, n)
         gap = mean / p - 1
         lo, hi = mean - zb * se, mean + zb * se
-        # a violation needs evidence that the gap exceeds 5%; agreement within 5% is *shown*
-        # when the whole interval lies within 5% of the prediction (reported separately)
-        ok = not (p * 1.05 < lo or p * 0.95 > hi)
+        # a violation needs evidence that the gap exceeds 5% (the engine's expectation rule,
+        # Student-t, tolerance 5%, either side); agreement within 5% is *shown* when the whole
+        # interval lies within 5% of the prediction (reported separately)
+        ok = not any(_violated(rel, p, vals, holds="expectation", alpha=a_each, tolerance=0.05)
+                     for rel in ("<=", ">="))
         shown = lo >= p * 0.95 and hi <= p * 1.05
         rows.append(AuditRow(f"prediction (a), d={d} T={T} n1=n2={n}", "4", "exact", p, mean, lo,
                              (lo, hi), p / mean, "ok" if ok else "VIOLATION",
@@ -160,19 +181,21 @@ def _arrays(res):
 def _conditional_row(name, section, bounds, actual, delta, cfg, note, steps=(), lower=False):
     """A bound conditional on each run's own data: per run the ratio actual / bound (upper) or
     bound / actual (lower) must stay <= 1 with probability >= 1 - delta. Slack = 1 / the ratio's
-    (1 - delta) quantile; violated when the violation rate's Clopper-Pearson lower bound
-    exceeds delta."""
+    (1 - delta) quantile; violated when the engine's probability rule (the exact binomial test
+    at level ALPHA_COND, i.e. the rate's Clopper-Pearson lower bound above delta) rejects."""
     ratios = [(b / a if lower else a / b) if b > 0 else math.inf for a, b in zip(actual, bounds)]
     q, lo, hi = _q_ci(ratios, 1 - delta)
-    viol = sum(x > 1 for x in ratios)
-    violated = clopper_pearson_lower(viol, len(ratios), 0.05) > delta
+    dec = BD.decide(">=" if lower else "<=", bounds, actual, holds="probability",
+                    alpha=ALPHA_COND, delta=delta)
+    viol, violated = dec.get("violating_runs", 0), dec["violated"]
     slack = 1 / q if q > 0 else math.inf
     vacuous = (not lower and all(b >= 1 for b in bounds)) or (lower and all(b <= 0 for b in bounds))
     row = upper_constant_row(name, section, float(np.median(bounds)), float(np.median(actual)),
                              float(np.median(actual)), float(np.median(actual)), cfg,
                              f"{note}; per run ratio {'bound/actual' if lower else 'actual/bound'}: "
                              f"(1 - delta) quantile {q:.3g} [{lo:.3g}, {hi:.3g}], {viol} of "
-                             f"{len(ratios)} runs beyond the bound", steps, vacuous)
+                             f"{len(ratios)} runs beyond the bound", steps, vacuous,
+                             violated=violated)
     row.kind = "lower" if lower else "upper"
     row.slack = slack
     row.ci = (1 / hi if hi > 0 else math.inf, 1 / lo if lo > 0 else math.inf)
@@ -208,12 +231,14 @@ def hp_rows(P, base_seed, progress, device) -> list[AuditRow]:
         rows.append(upper_constant_row(
             f"E_out high-probability bound (b), {label} configuration", "9.5", b, q, lo, hi,
             cfg, "the bound vs the simulated (1 - delta) quantile of E_out",
-            SL_.step_slacks(info["steps"], stats), vacuous=b >= 1))
+            SL_.step_slacks(info["steps"], stats), vacuous=b >= 1,
+            violated=_violated("<=", b, E, holds="probability", alpha=ALPHA_ROW, delta=delta)))
         kq, klo, khi = _q_ci(kap, delta)
         rows.append(lower_constant_row(
             f"head alignment kappa_lb (b), {label} configuration", "9.4", k, kq, cfg,
             "the bound vs the simulated delta quantile of kappa = |H V|^2/|H|^2",
-            (klo, khi), SL_.step_slacks(kinfo["steps"], stats)))
+            (klo, khi), SL_.step_slacks(kinfo["steps"], stats),
+            violated=_violated(">=", k, kap, holds="probability", alpha=ALPHA_ROW, delta=delta)))
         rows.append(_conditional_row(
             f"E_out bound given the head-step samples (b'), {label} configuration", "9.5", cb, E,
             delta, cfg, "conditional on W0, the tasks and the heads"))
@@ -245,7 +270,9 @@ def single_task_rows(P, base_seed, progress, device) -> list[AuditRow]:
     progress(f"audit: single-task isotropy (section 7): bound {b:.3g} vs 95% quantile {q:.3g}")
     return [upper_constant_row("single-task isotropy bound (d)", "7.4", b, q, lo, hi, cfg,
                                "the bound vs the (1 - delta) quantile of the engine's isotropy; "
-                               "steps from its numpy twin", SL_.step_slacks(info["steps"], stats)),
+                               "steps from its numpy twin", SL_.step_slacks(info["steps"], stats),
+                               violated=_violated("<=", b, iso, holds="probability",
+                                                  alpha=ALPHA_ROW, delta=delta)),
             _conditional_row("single-task isotropy given the head (d')", "7.4", cond,
                              [s_["isotropy"] for s_ in stats], delta, cfg,
                              "conditional on W0, the task and the head")]
@@ -277,7 +304,9 @@ def probe_rows(P, base_seed, progress, device) -> list[AuditRow]:
                                        float(mean[i]), float(mean[i] - 1.96 * se[i]),
                                        float(mean[i] + 1.96 * se[i]), cfg,
                                        "bound on E R(clip f_n) vs the measured test risk",
-                                       SL_.step_slacks(info["steps"], st)))
+                                       SL_.step_slacks(info["steps"], st),
+                                       violated=_violated("<=", b, c["mse"][:, i].double().numpy(),
+                                                          holds="expectation", alpha=ALPHA_ROW)))
     n_star = crossing_status(grid, mean.tolist(), eps)[0]
     nb = PB_.probe_sample_bound_tight([(W, M)], eps, lam)
     b_at, info_at = PB_.probe_bound_tight(W, M, max(4, int(round(n_star))), lam, parts=True)
@@ -289,7 +318,7 @@ def probe_rows(P, base_seed, progress, device) -> list[AuditRow]:
         f"measured n* is {b_at:.3g} against eps = {eps} (steps there): the loss is the ridge "
         f"floor R* = {info_at['R_star']:.3g} next to eps and the leverage term; ceilings: the n "
         f"each proof route needs at least, with exact or simulated ingredients (derivations 6.7)",
-        SL_.step_slacks(info_at["steps"], st_at)))
+        SL_.step_slacks(info_at["steps"], st_at), violated=_violated("<=", nb, [n_star])))
     route_grid = [int(x) for x in np.unique(np.round(np.geomspace(4, 4096, 48)))]
     rows[-1].ceilings = route_ceilings(W, M, route_grid, lam, eps, P["route_reps"],
                                        base_seed + 9)
@@ -300,7 +329,8 @@ def probe_rows(P, base_seed, progress, device) -> list[AuditRow]:
     m_bound = crossing_status(widths, bound, 0.5)[0]
     rows.append(upper_constant_row("m* width bound (C3), eps=0.5", "6.5", m_bound, m_star, m_star,
                                    m_star, cfg, "the width where the bound reaches eps vs the "
-                                   "exact m* (population risk)"))
+                                   "exact m* (population risk)",
+                                   violated=_violated("<=", m_bound, [m_star])))
     progress("audit: probe bounds (section 6)")
     return rows
 
@@ -315,10 +345,11 @@ def rf_rows(P, base_seed, progress) -> list[AuditRow]:
         for m in (max(1, d // 2), d, 2 * d):
             W = sphere(m, d, g, torch.float64).numpy()
             actual = B.width_risk_curve(W, M, [m])[0]
+            lb = B.rf_risk_lower_bound(W, M)
             rows.append(lower_constant_row(f"RF risk lower bound, d={d}, m={m}", "8.1",
-                                           B.rf_risk_lower_bound(W, M), actual,
-                                           {"d": d, "m": m, "r": 2},
-                                           "1 - (2/pi)|P_W M|^2/r vs the exact best-probe risk"))
+                                           lb, actual, {"d": d, "m": m, "r": 2},
+                                           "1 - (2/pi)|P_W M|^2/r vs the exact best-probe risk",
+                                           violated=_violated(">=", lb, [actual])))
     E = DE_.target_energies("xor")
     for d in P["rf_lb_d"]:
         m_max = int(1.5 * SH_.harmonic_dim(d, 2)) + 128
@@ -333,7 +364,8 @@ def rf_rows(P, base_seed, progress) -> list[AuditRow]:
                                        "8.6", lb, float(np.exp(np.mean(np.log(ms)))),
                                        {"d": d, "r": 2, "seeds": 4},
                                        "the bound on m*_RF vs its geometric mean over 4 draws",
-                                       (min(ms), max(ms))))
+                                       (min(ms), max(ms)),
+                                       violated=_violated(">=", lb, interval=(min(ms), max(ms)))))
     progress("audit: random-feature lower bounds (section 8)")
     return rows
 

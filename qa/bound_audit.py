@@ -1,5 +1,8 @@
 """`mtlcheck audit --bounds FILE.toml`: audit statements a user types (boundlang/) against
-simulation. The rules are stated in docs/bounds-as-data.md; this module runs them, with the
+simulation; `--bounds builtin` audits the project's derived bounds, shipped as
+boundlang/derived.toml, and `--bounds builtin:counterexamples` the statements that `mtlcheck
+counterexamples` searches (:func:`load_statements`). The rules are stated in
+docs/bounds-as-data.md (section 8: the one engine); this module runs them, with the
 measurements of qa/bound_measure.py, the rules of qa/bound_decide.py and qa/bound_constants.py,
 the design and search of qa/bound_search.py and the text of qa/bound_report.py.
 
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..boundlang import AXES, BoundSpec, load_bounds, structural_facts
+from ..boundlang import AXES, BUILTIN, BoundSpec, builtin_bounds, load_bounds, structural_facts
 from ..sim.device import describe, resolve_device
 from ..theory.params import ParameterError, validate
 from .bound_constants import needed_constants
@@ -33,11 +36,26 @@ from .bound_measure import _RF, SEED_BLOCK, PointResult, _Clock, _seeds, measure
 from .bound_report import text_report
 from .bound_search import SEARCH_EXAMPLES, _cfg, _num, design_points, search
 
-__all__ = ["DEFAULT_BUDGET_S", "MAX_SEED", "audit_bounds", "audit_spec", "main_audit_bounds",
-           "exit_status", "parse_at"]
+__all__ = ["DEFAULT_BUDGET_S", "MAX_SEED", "COUNTEREXAMPLE_SET", "audit_bounds", "audit_spec",
+           "main_audit_bounds", "exit_status", "parse_at", "load_statements"]
 
 DEFAULT_BUDGET_S = 240.0          # leaves a minute of a 5-minute slot for imports and sympy
 MAX_SEED = (2 ** 63 - 1) // SEED_BLOCK - 2
+#: `--bounds` name of the statements `mtlcheck counterexamples` searches (its negative control
+#: included): the shipped ones restated over its regions (qa/counterexamples.py ``specs``)
+COUNTEREXAMPLE_SET = BUILTIN + ":counterexamples"
+
+
+def load_statements(path: str) -> tuple[BoundSpec, ...]:
+    """The bound statements `--bounds` names: a bound file, ``builtin`` (the shipped derived
+    bounds, boundlang/derived.toml) or ``builtin:counterexamples`` (those `mtlcheck
+    counterexamples` searches, so that its reproduction commands run here)."""
+    if str(path) == BUILTIN:
+        return builtin_bounds()
+    if str(path) == COUNTEREXAMPLE_SET:
+        from .counterexamples import specs
+        return specs()
+    return load_bounds(path)
 
 
 # --- one bound --------------------------------------------------------------------------------
@@ -292,8 +310,10 @@ def _check_budget(budget_s) -> float:
 
 def audit_bounds(path: str, budget_s: float = DEFAULT_BUDGET_S, seed: int = 0,
                  device: str = "auto", progress=None, only=None, at: dict | None = None) -> dict:
-    """Audit every bound of a bound file within ``budget_s`` seconds (shared evenly among the
-    bounds still to audit); returns the document of checks/schemas/audit.schema.json.
+    """Audit every bound of a bound file (or of the shipped statements: ``path`` ``builtin``,
+    ``builtin:counterexamples``, :func:`load_statements`) within ``budget_s`` seconds (shared
+    evenly among the bounds still to audit); returns the document of
+    checks/schemas/audit.schema.json.
 
     ``only``: names of the bounds to audit; ``at``: one configuration to evaluate (with the seeds
     of ``seed``), as a reproduction command does. BoundFileError for a bad file, ParameterError
@@ -304,7 +324,7 @@ def audit_bounds(path: str, budget_s: float = DEFAULT_BUDGET_S, seed: int = 0,
         raise ParameterError("seed", "audit --bounds", f"an int in [0, {MAX_SEED}]", seed)
     dev = resolve_device(v["device"], "audit")
     progress = progress or (lambda msg: None)
-    specs = load_bounds(path)
+    specs = load_statements(path)
     names = [s.name for s in specs]
     only = [only] if isinstance(only, str) else only
     for n in only or []:
@@ -356,8 +376,8 @@ def exit_status(doc: dict) -> int:
 
 
 def main_audit_bounds(args) -> int:
-    """`mtlcheck audit --bounds FILE [--budget S] [--seed N] [--device D] [--json]
-    [--only NAME ...] [--at K=V,...]`: progress on stderr, the document or a text report on
+    """`mtlcheck audit --bounds FILE|builtin|builtin:counterexamples [--budget S] [--seed N]
+    [--device D] [--json] [--only NAME ...] [--at K=V,...]`: progress on stderr, the document or a text report on
     stdout; exit status 0 / 1 (exit_status); a bad file raises BoundFileError (status 2)."""
     progress = lambda m: print(m, file=sys.stderr, flush=True)
     budget = getattr(args, "budget", None)

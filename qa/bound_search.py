@@ -150,16 +150,18 @@ def hypothesis_scratch():
 
 
 def search(spec: BoundSpec, seed: int, device: str, clock: _Clock, deadline: float,
-           alpha: float, upper: dict | None, progress, cache: dict | None = None
-           ) -> tuple[dict | None, _Search]:
-    """Derandomised Hypothesis search (no database, no deadline) for a configuration where the
-    exploratory test at level ``alpha`` rejects the bound; the minimal one found, or None.
-    ``cache`` holds results already measured with the same seeds (the design's)."""
+           alpha: float, upper: dict | None, progress, cache: dict | None = None,
+           examples: int = SEARCH_EXAMPLES) -> tuple[dict | None, _Search]:
+    """Derandomised Hypothesis search (no database, no deadline, ``examples`` examples) for a
+    configuration where the exploratory test at level ``alpha`` (qa/bound_decide.py
+    ``point_decision``) rejects the bound; the minimal one found, or None. ``cache`` holds
+    results already measured with the same seeds (the design's). The one search of every audit
+    path: `mtlcheck audit --bounds` and `mtlcheck counterexamples`."""
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import HypothesisException, NoSuchExample
 
     state = _Search(spec, seed, device, clock, deadline, alpha, progress, dict(cache or {}))
-    s = settings(max_examples=SEARCH_EXAMPLES, derandomize=True, database=None, deadline=None,
+    s = settings(max_examples=examples, derandomize=True, database=None, deadline=None,
                  suppress_health_check=list(HealthCheck),
                  phases=[Phase.explicit, Phase.generate, Phase.shrink])
     try:

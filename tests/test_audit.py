@@ -119,3 +119,58 @@ def test_counterexample_search_finds_and_shrinks_a_wrong_bound():
     assert ce is not None
     assert ce["d"] <= 8 and ce["m"] <= 8 and ce["n1"] <= 16       # shrunk towards the minimum
     assert "sim pretrain" in r["reproduce"]
+    assert r["reproduce"].startswith("mtlcheck audit --bounds builtin:counterexamples --only "
+                                     f"{CE.WRONG.spec().name} --at d={ce['d']},")
+    assert r["violating_runs"] >= 2 and r["slack"] < 1
+
+
+def test_counterexamples_are_the_shipped_statements_with_the_2_of_5_rule():
+    """The searched bounds are the shipped statements (boundlang/derived.toml) over the
+    regions; at delta = 0.01, 5 runs and alpha = 1e-3 the exact binomial test rejects from 2
+    violating runs on (P(Bin(5, 0.01) >= 2) = 9.8e-4 <= 1e-3 < P(>= 1))."""
+    from scipy import stats
+    from mtlcheck.boundlang import builtin_bound
+    from mtlcheck.qa.bound_decide import _k_crit
+    assert _k_crit(CE.RUNS, CE.DELTA, CE.ALPHA) == 2
+    assert stats.binom.sf(1, 5, 0.01) <= 1e-3 < stats.binom.sf(0, 5, 0.01)
+    for b in CE.BOUNDS:
+        spec, shipped = b.spec(), builtin_bound(b.statement)
+        assert (spec.name, spec.expression, spec.quantity, spec.relation) == \
+            (shipped.name, shipped.expression, shipped.quantity, shipped.relation)
+        assert spec.runs == CE.RUNS and spec.alpha == CE.ALPHA
+        region = CE.REGIONS[b.region]
+        for a in spec.domain:
+            if a.name in region:
+                assert (a.lo, a.hi) == region[a.name]
+
+
+def test_audit_counterexamples_and_bounds_share_one_decision(monkeypatch):
+    """The three paths decide with the one function qa/bound_decide.py decide: replaced by one
+    that always says 'violated', it turns a point of `audit --bounds` (point_decision), a row of
+    the built-in audit and a counterexample decision into violations, and each path called it."""
+    import numpy as np
+    from mtlcheck.qa import bound_decide as BD
+    from mtlcheck.qa.bound_measure import PointResult
+    calls = []
+    real = BD.decide
+
+    def always_violated(*args, **kw):
+        calls.append(kw.get("holds", "interval" if "interval" in kw else "always"))
+        return {**real(*args, **kw), "valid": True, "violated": True}
+
+    P = dict(SA.PROFILES["smoke"], rf_d=(16,), rf_lb_d=())
+    spec = CE.BOUNDS[2].spec()
+    config = {a.name: a.lo for a in spec.domain}
+    q = np.ones(3)
+    point = PointResult(config, [0, 1, 2], "design", q, q, {}, np.zeros(3))
+    before = (BD.point_decision(spec, point, 0.05)["violated"],
+              {r.status for r in SA.rf_rows(P, 0, lambda m: None)},
+              CE.BOUNDS[2].violated(config))
+    assert before == (False, {"ok"}, False) and not calls
+    monkeypatch.setattr(BD, "decide", always_violated)
+    assert BD.point_decision(spec, point, 0.05)["violated"]
+    n = len(calls)
+    assert {r.status for r in SA.rf_rows(P, 0, lambda m: None)} == {"VIOLATION"}
+    m = len(calls)
+    assert CE.BOUNDS[2].violated(config)
+    assert 0 < n < m < len(calls)

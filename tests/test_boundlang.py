@@ -13,7 +13,7 @@ import pytest
 import sympy as sp
 
 from mtlcheck import boundlang as BF
-from mtlcheck.boundlang import load_bounds, BoundFileError, parse_bounds
+from mtlcheck.boundlang import BoundFileError, parse_bounds
 from mtlcheck.theory.params import MtlcheckError
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -104,21 +104,48 @@ def test_docs_and_help_list_every_quantity():
 
 
 def test_the_derived_bounds_file_evaluates_to_theory_tight():
-    """examples/bounds/derived.toml writes derived bounds (d) and (b) in this format; they must
-    be the functions of theory/isotropy_bound.py and theory/eout_bound.py."""
+    """boundlang/derived.toml (shipped, `--bounds builtin`) writes derived bounds (d) and (b) in
+    this format; they must be the functions of theory/isotropy_bound.py and theory/eout_bound.py,
+    also where the isotropy bound is vacuous (inf: its denominator is <= 0 at small n2)."""
     from mtlcheck.theory import eout_bound as EB
     from mtlcheck.theory import isotropy_bound as IB
-    iso, hp = load_bounds(str(ROOT / "examples" / "bounds" / "derived.toml"))[:2]
-    for r, n2 in ((3, 4096), (2, 20000), (5, 100000)):
+    iso, hp = BF.builtin_bounds()[:2]
+    for r, n2 in ((3, 4096), (2, 20000), (5, 100000), (2, 8), (2, 30), (4, 200)):
         pt = {"d": 64, "r": r, "T": 1, "n1": 256, "n2": n2, "m": 128}
-        assert float(iso.bound(pt)) == pytest.approx(
-            IB.single_task_isotropy_tight(r, n2, 0.05), rel=1e-12)
+        for delta in (0.05, 0.01):
+            want = IB.single_task_isotropy_tight(r, n2, delta)
+            got = float(BF.restate(iso, delta=delta).bound(pt))
+            assert got == want if math.isinf(want) else got == pytest.approx(want, rel=1e-12)
     for cfg in ((16, 2, 2048, 2048, 2048, 256), (8, 2, 1024, 4096, 4096, 256),
                 (32, 3, 4096, 8192, 8192, 128)):
         pt = dict(zip(("d", "r", "T", "n1", "n2", "m"), cfg))
         assert float(hp.bound(pt)) == pytest.approx(EB.e_out_hp_bound_tight(*cfg, 0.05),
                                                     rel=1e-10)
 
+
+def test_the_shipped_bounds_load_by_name_and_restate():
+    """`--bounds builtin` names the shipped file (package data), `builtin:counterexamples` the
+    statements `mtlcheck counterexamples` searches; restate keeps a statement and changes only
+    what it is given (validated again)."""
+    from mtlcheck.qa.bound_audit import load_statements
+    specs = load_statements("builtin")
+    assert [s.name for s in specs] == ["single-task-isotropy", "e-out-high-probability",
+                                       "random-feature-risk", "prediction-a-upper",
+                                       "prediction-a-lower"]
+    assert all(s.path == "builtin" for s in specs) and specs == BF.builtin_bounds()
+    assert not (ROOT / "examples" / "bounds" / "derived.toml").exists()   # written once
+    for s in specs:
+        assert BF.restate(s) == s
+    iso = BF.builtin_bound("single-task-isotropy")
+    wide = BF.restate(iso, "x", runs=5, delta=0.01, domain={"d": [5, 48], "r": [2, 4], "T": 1})
+    assert (wide.runs, wide.delta, wide.path, wide.expression) == (5, 0.01, "x", iso.expression)
+    assert {a.name for a in wide.varying} == {"d", "r"}
+    with pytest.raises(BoundFileError, match="domain.r"):
+        BF.restate(iso, domain={"d": 4, "r": [2, 8]})
+    ce = load_statements("builtin:counterexamples")
+    assert [s.name for s in ce[:3]] == [s.name for s in specs[:3]]
+    assert all(c.expression == s.expression for c, s in zip(ce, specs[:3]))
+    assert ce[3].expression == f"0.01 * ({iso.expression})"
 
 
 def test_the_bound_language_imports_no_torch():
@@ -309,6 +336,35 @@ def test_probability_rule_is_an_exact_binomial_test():
     assert point_decision(s, _point(s, q), 0.05)["slack"] == pytest.approx(0.5 / np.sort(q)[j - 1])
     c = needed_constants(s, [_point(s, q)], 0.05)["C"]
     assert c["needed"] == pytest.approx(np.sort(q)[j - 1] / 0.5, rel=1e-9)
+
+
+def test_decide_is_one_rule_on_runs_or_on_an_interval():
+    """qa/bound_decide.py decide: the probability rule is the order-statistic rule (a constant
+    bound is violated exactly when it lies below the (K - k_crit + 1)-th smallest value), the
+    expectation rule is checks/stats.py's Student-t bound, an interval is compared at its end
+    least favourable to a violation, and infinite margins are handled as documented."""
+    from mtlcheck.checks.stats import mean_bound
+    from mtlcheck.qa.bound_decide import _k_crit, _mean_bounds, decide
+    x = np.random.default_rng(3).uniform(0, 1, 40)
+    kc = _k_crit(40, 0.1, 0.025)
+    edge = np.sort(x)[40 - kc]
+    for b in np.linspace(0, 1, 101):
+        assert decide("<=", b, x, holds="probability", alpha=0.025, delta=0.1)["violated"] \
+            == (b < edge)
+    d = decide(">=", 0.4, x, holds="expectation", alpha=0.05)
+    assert d["margin_ucb"] == mean_bound(x - 0.4, 0.05, "upper")
+    assert d["margin_lcb"] == mean_bound(x - 0.4, 0.05, "lower")
+    assert decide("<=", 0.9, interval=(1.0, 1.2))["violated"]
+    assert not decide("<=", 1.0, interval=(1.0, 1.2))["violated"]
+    assert decide(">=", 1.3, interval=(1.0, 1.2))["violated"]
+    assert decide("<=", 1.3, interval=(1.0, 1.2))["shown"]
+    assert decide("<=", 1.0, [0.5, 1.0 + 1e-12])["violated"] is False       # rounding
+    assert decide("<=", 1.0, [0.5, 1.1])["violated"] is True                 # always: one run
+    assert decide("<=", 1.0, [0.5, math.nan])["valid"] is False
+    assert _mean_bounds(np.array([1.0, math.inf]), 0.05) == (math.inf, math.inf)
+    assert all(math.isnan(v) for v in _mean_bounds(np.array([-math.inf, math.inf]), 0.05))
+    assert _mean_bounds(np.array([1.0]), 0.05) == (-math.inf, math.inf)
+    assert not decide("<=", math.inf, [1.0, 2.0], holds="expectation", tolerance=0.05)["violated"]
 
 
 # --- end to end --------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ proof / simulation and, for the bounds with a multi-step proof, the slack of eve
 (theory/slacks.py: ``step_slacks``). Status: 'VIOLATION' when simulation needs more than the
 proof allows (a bug in the proof or in the code; the row names the configuration), 'VACUOUS'
 when the bound says nothing (an upper bound on E_out of 1, a lower bound of 0), 'LOOSE' when the
-slack exceeds SLACK_MAX (the steps say where it is lost), 'ok' otherwise.
+slack exceeds SLACK_MAX (the steps say where it is lost), 'ok' otherwise. Whether a row is
+violated is not decided here: the caller passes ``violated``, the decision of the one rule that
+every audit path uses (qa/bound_decide.py ``decide``, applied to the row's runs by qa/audit.py).
 """
 from __future__ import annotations
 
@@ -70,35 +72,35 @@ def _status(violated: bool, vacuous: bool, slack: float) -> str:
     return "LOOSE" if not slack <= SLACK_MAX else "ok"
 
 
-def exact_constant_row(name: str, section: str, proof: float, est: float, se: float, z: float,
-                       config: dict, note: str = "") -> AuditRow:
-    """An identity constant: consistent with simulation when the proof value lies within the
-    two-sided interval est +- z se."""
-    lo, hi = est - z * se, est + z * se
-    ok = lo <= proof <= hi
+def exact_constant_row(name: str, section: str, proof: float, est: float,
+                       ci: tuple[float, float], config: dict, note: str = "", *,
+                       violated: bool) -> AuditRow:
+    """An identity constant: the estimate ``est`` with its two-sided interval ``ci``;
+    ``violated``: the proof value lies outside it (decided by the caller's rule)."""
+    lo, hi = ci
     return AuditRow(name, section, "exact", proof, est, lo, (lo, hi), _ratio(proof, est),
-                    "ok" if ok else "VIOLATION", config, note)
+                    "VIOLATION" if violated else "ok", config, note)
 
 
 def upper_constant_row(name: str, section: str, proof: float, needed: float, needed_lcb: float,
                        needed_ucb: float, config: dict, note: str = "", steps=(),
-                       vacuous: bool = False) -> AuditRow:
+                       vacuous: bool = False, *, violated: bool) -> AuditRow:
     """An upper bound: simulation needs at least ``needed`` (with a confidence interval
-    [needed_lcb, needed_ucb]); violated when proof < needed_lcb."""
+    [needed_lcb, needed_ucb]); ``violated``: the caller's decision on the runs."""
     slack = _ratio(proof, needed)
     return AuditRow(name, section, "upper", proof, needed, needed_lcb, (needed_lcb, needed_ucb),
-                    slack, _status(proof < needed_lcb, vacuous, slack), config, note,
-                    list(steps))
+                    slack, _status(violated, vacuous, slack), config, note, list(steps))
 
 
 def lower_constant_row(name: str, section: str, proof: float, actual: float, config: dict,
-                       note: str = "", actual_ci: tuple | None = None, steps=()) -> AuditRow:
-    """A lower bound compared with a value (exact, or with an interval): violated when the
-    proof exceeds the value's upper end; a bound of 0 (or less) is vacuous."""
+                       note: str = "", actual_ci: tuple | None = None, steps=(), *,
+                       violated: bool) -> AuditRow:
+    """A lower bound compared with a value (exact, or with an interval); ``violated``: the
+    caller's decision on the runs; a bound of 0 (or less) is vacuous."""
     lo, hi = actual_ci if actual_ci else (actual, actual)
     slack = _ratio(actual, proof) if proof > 0 else math.inf
     return AuditRow(name, section, "lower", proof, actual, hi, (lo, hi), slack,
-                    _status(proof > hi + 1e-9, proof <= 0, slack), config, note, list(steps))
+                    _status(violated, proof <= 0, slack), config, note, list(steps))
 
 
 def theory_sections(max_boxes: int = 20000) -> dict:
