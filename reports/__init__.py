@@ -1,1 +1,2 @@
-"""mtlcheck.reports."""
+"""mtlcheck.reports: results.json -> booktabs tables, figures, macros, report.tex and PDF
+(`mtlcheck report`)."""
