@@ -56,8 +56,10 @@ def _selected(name: str, only) -> bool:
 
 
 def calibrate(claims: dict, N: int, seed: int = 0, only=None, progress=lambda m: None) -> dict:
-    """Every rule x regime of every registered claim present in ``claims`` at its boundary (N
-    synthetic datasets each), and each claim's power at the quick and full designs."""
+    """Every rule x regime (whose name contains a word of ``only``, when given) of every
+    registered claim at its boundary, N synthetic datasets each: the rules fitted to a run's
+    data for the claims present in ``claims``, the exactly known (binomial) ones of every claim;
+    and each claim's power at the quick and full designs."""
     rows = []
     for cid, check in CLAIMS.items():
         if cid not in claims:
@@ -73,18 +75,21 @@ def calibrate(claims: dict, N: int, seed: int = 0, only=None, progress=lambda m:
                                  "variance measured on quick-profile cells, full-profile design"))
                 progress(f"calibrate: {cal.name} [{prof}]: {fp['passes']}/{N} passes "
                          f"(upper95 {rows[-1]['upper95']:.4f})")
+    for cid, check in CLAIMS.items():
+        # rules whose law is known exactly (binomial) need no run's data; kept by their names
         fixed = getattr(check.module, "calibration_rows", None)
-        if fixed and _selected(cid, only):
-            for prof in PROFILE_NAMES:
-                rows += fixed(profile(prof, cid), N, _rng(seed, cid, "rows", prof),
-                              lambda rule, regime, *a, **k: _row(rule, prof, regime, *a, **k))
-    return {"rules": rows, "power": _power(claims, min(N, 4000), seed, only)}
+        for prof in PROFILE_NAMES if fixed else ():
+            made = fixed(profile(prof, cid), N, _rng(seed, cid, "rows", prof),
+                         lambda rule, regime, *a, **k: _row(rule, prof, regime, *a, **k))
+            rows += [r for r in made if _selected(r["rule"], only)]
+    return {"rules": rows, "power": _power(claims, min(N, 4000), seed)}
 
 
-def _power(claims, N, seed, only) -> list[dict]:
+def _power(claims, N, seed) -> list[dict]:
+    """Each claim's power (as before --only existed: every claim of the results file)."""
     out = []
     for cid, check in CLAIMS.items():
-        if cid not in claims or not _selected(cid, only):
+        if cid not in claims:
             continue
         pw = getattr(check.module, "POWER", None)
         if pw is None:
@@ -127,8 +132,7 @@ def main_calibrate(args) -> int:
     progress = lambda m: print(m, file=sys.stderr, flush=True)
     claims = _claims_of(args.results, progress)
     wanted = [c for c, chk in CLAIMS.items()
-              if any(_selected(cal.name, args.only) for cal in chk.calibrations)
-              or (hasattr(chk.module, "calibration_rows") and _selected(c, args.only))]
+              if any(_selected(cal.name, args.only) for cal in chk.calibrations)]
     missing = [c for c in wanted if c not in claims]
     if missing:
         raise ParameterError("results", "calibrate", "a results.json holding the claims whose "

@@ -9,6 +9,7 @@ import string
 import subprocess
 from importlib import resources
 
+from ..theory.params import MtlcheckError
 from . import figures as F
 from . import tables as TB
 from .records import ClaimRecord, Results
@@ -55,15 +56,45 @@ def _spec(cid: str) -> dict:
             {"title": cid, "tables": [], "figures": []})
 
 
+def _sections(res: Results) -> dict:
+    """Each claim's section with its files resolved: a table or figure file that an earlier
+    claim already writes gets the claim's id as a prefix (a copy of a claim does not overwrite
+    the original's files); a builder or a caption that does not exist is one clear error."""
+    taken, out = set(), {}
+
+    def unique(cid, name):
+        name = name if name not in taken else f"{cid}_{name}"
+        taken.add(name)
+        return name
+
+    for cid in res.claims:
+        spec = _spec(cid)
+        tabs, figs = [], []
+        for name, builder, caption in spec["tables"]:
+            if not callable(getattr(TB, builder, None)):
+                raise MtlcheckError(f"claim {cid}'s REPORT names table builder {builder!r}, "
+                                    "which reports/tables.py does not define")
+            tabs.append((unique(cid, name), builder, caption))
+        for entry in spec["figures"]:
+            name, builder, others = entry[:3]
+            caption = entry[3] if len(entry) > 3 else F.CAPTIONS.get(name)
+            if not callable(getattr(F, builder, None)) or caption is None:
+                raise MtlcheckError(f"claim {cid}'s REPORT names figure {name!r} with builder "
+                                    f"{builder!r}: reports/figures.py must define the builder, "
+                                    "and the entry (or figures.CAPTIONS) its caption")
+            figs.append((unique(cid, name), builder, cid, tuple(others), caption))
+        out[cid] = {**spec, "tables": tabs, "figures": figs}
+    return out
+
+
 def _rel(side):
     return "$\\leq$" if side == "upper" else "$\\geq$"
 
 
-def _claim_section(c: ClaimRecord, figs: dict, tables: dict) -> str:
-    spec = _spec(c.id)
+def _claim_section(c: ClaimRecord, spec: dict, figs: dict, tables: dict) -> str:
     title = spec["title"]
     tabs = [(name, caption) for name, _, caption in spec["tables"]]
-    fnames = [name for name, _, _ in spec["figures"]]
+    fnames = [f[0] for f in spec["figures"]]
     m = lambda what: f"\\csname {TB.macro_name(c.id, what)}\\endcsname"
     decision = (f"{TB.esc(c.statistic_name)}: {m('statistic')}; confidence bound "
                 f"{m('conf bound')} {_rel(c.side)} {m('bound')}: \\textbf{{{m('verdict')}}}.")
@@ -86,11 +117,11 @@ def _claim_section(c: ClaimRecord, figs: dict, tables: dict) -> str:
         figures="".join(_figure(n, figs[n]) for n in fnames if n in figs))
 
 
-def _tables(res: Results, audit, calibration) -> dict:
+def _tables(res: Results, sections: dict, audit, calibration) -> dict:
     out = {"claims_summary.tex": TB.claims_summary(res),
            "claims_statements.tex": TB.claims_statements(res), "power.tex": TB.power_table(res)}
     for cid, claim in res.claims.items():
-        for name, builder, _ in _spec(cid)["tables"]:
+        for name, builder, _ in sections[cid]["tables"]:
             out[name] = getattr(TB, builder)(claim)
     if audit:
         out["audit.tex"] = TB.audit_table(audit)
@@ -106,13 +137,15 @@ def write(results: dict, audit: dict | None, out: str, calibration: dict | None 
     """Write tables/, figures/, macros.tex and report.tex under ``out``."""
     res = Results.of(results)
     os.makedirs(os.path.join(out, "tables"), exist_ok=True)
-    tables = _tables(res, audit, calibration)
+    sections = _sections(res)
+    tables = _tables(res, sections, audit, calibration)
     for name, tex in tables.items():
         with open(os.path.join(out, "tables", name), "w") as f:
             f.write(tex)
     with open(os.path.join(out, "macros.tex"), "w") as f:
         f.write(TB.macros(res, audit))
-    figs = dict(F.all_figures(res, os.path.join(out, "figures")))
+    figs = dict(F.all_figures(res, os.path.join(out, "figures"),
+                              [f for sec in sections.values() for f in sec["figures"]]))
     algo = ALGORITHM.get(res.claims[next(iter(res.claims))].parameters.get("variant", "one-step"),
                          ALGORITHM["one-step"])
     summary = (_table("claims_summary.tex", "Decision per claim: the statistic, its one-sided "
@@ -155,7 +188,8 @@ def write(results: dict, audit: dict | None, out: str, calibration: dict | None 
             "\\paragraph{Mixed runs.} The claims below come from runs with different profiles, "
             "seeds or devices; each record says which."),
         summary=summary,
-        claim_sections="\n".join(_claim_section(c, figs, tables) for c in res.claims.values()),
+        claim_sections="\n".join(_claim_section(c, sections[c.id], figs, tables)
+                                  for c in res.claims.values()),
         audit_section=audit_sec,
         calibration_section=cal_sec.replace("\\section{Calibration of the decision rules}",
                                             "\\section{Calibration of the decision rules}"

@@ -195,17 +195,13 @@ CAPTIONS = {
 }
 
 
-def all_figures(res: Results, folder: str) -> list[tuple[str, str]]:
-    """Write every figure the results allow; returns [(file, caption)]."""
+def all_figures(res: Results, folder: str, jobs) -> list[tuple[str, str]]:
+    """Write the figures ``jobs`` = [(file, builder name, claim id, other claim ids, caption)]
+    (each claim's REPORT, resolved by reports/build.py); returns [(file, caption)]."""
     os.makedirs(folder, exist_ok=True)
-    from ..checks.claims import CLAIMS          # each claim module declares its figures (REPORT)
     by = res.claims
-    jobs = []
-    for cid in by:
-        for name, builder, others in (CLAIMS[cid].report["figures"] if cid in CLAIMS else []):
-            jobs.append((name, globals()[builder], (by[cid], *(by.get(o) for o in others))))
     out = []
-    for name, fn, args in jobs:
-        fn(*args, os.path.join(folder, name))
-        out.append((name, CAPTIONS[name]))
+    for name, builder, cid, others, caption in jobs:
+        globals()[builder](by[cid], *(by.get(o) for o in others), os.path.join(folder, name))
+        out.append((name, caption))
     return out

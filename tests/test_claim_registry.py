@@ -93,3 +93,39 @@ def test_a_module_with_a_bad_id_or_with_a_taken_id_is_refused(tmp_path):
     _copy(b, "c9_dup.py", "C6")
     with pytest.raises(Exception, match="both declare ID 'C6'"):
         registry.discover(str(b))
+
+
+def test_a_claim_file_named_like_another_is_refused(tmp_path):
+    """A file that shares its name with a built-in claim module, or with a file of another
+    extra folder, would shadow it (the module name is the file name): both are refused."""
+    a = tmp_path / "a"
+    a.mkdir()
+    _copy(a, "c6_mechanism.py", "C9")
+    with pytest.raises(Exception, match="same name"):
+        registry.discover(str(a))
+    b, c = tmp_path / "b", tmp_path / "c"
+    b.mkdir()
+    c.mkdir()
+    _copy(b, "c11_twin.py", "C11")
+    _copy(c, "c11_twin.py", "C12")
+    with pytest.raises(Exception, match="same name"):
+        registry.discover(os.pathsep.join([str(b), str(c)]))
+
+
+def test_a_copied_claim_does_not_overwrite_the_originals_report_files(tmp_path, monkeypatch):
+    """A copy of C1 as C7 declares C1's table and figure files: the report gives the copy's
+    files its id as a prefix instead of writing over the original's."""
+    from types import SimpleNamespace
+
+    from mtlcheck.reports import build
+    folder = tmp_path / "c"
+    folder.mkdir()
+    src = (C6_SOURCE.parent / "c1_recovery.py").read_text().replace('ID = "C1"', 'ID = "C7"')
+    (folder / "c7_recovery_copy.py").write_text(src)
+    monkeypatch.setenv("MTLCHECK_CLAIM_DIRS", str(folder))
+    sections = build._sections(SimpleNamespace(claims={"C1": None, "C7": None}))
+    assert [t[0] for t in sections["C1"]["tables"]] == ["eout_vs_T.tex"]
+    assert [t[0] for t in sections["C7"]["tables"]] == ["C7_eout_vs_T.tex"]
+    assert [f[0] for f in sections["C7"]["figures"]] == ["C7_eout_vs_T.pdf",
+                                                         "C7_isotropy_spectra.pdf"]
+    assert sections["C7"]["title"].startswith("C7: ")

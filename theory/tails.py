@@ -91,7 +91,7 @@ def beta_sum_lower(m: int, a: float, b: float, delta: float) -> float:
 
 
 def chernoff_eps_fast(mu: float, dim: int, delta: float, side: str) -> float:
-    """The epsilon of bounds.chernoff_eps (Tropp 2012, Thm 1.1: dim [e^{-+e}/(1-+e)^{1-+e}]^mu =
+    """The epsilon of the matrix Chernoff bound (Tropp 2012, Thm 1.1: dim [e^{-+e}/(1-+e)^{1-+e}]^mu =
     delta), by Brent's method on the log tail (decreasing in e: lemmas chernoff-*-exponent-
     decreasing); inf if no e in (0, 1) (lower side) solves it."""
     from scipy.optimize import brentq

@@ -10,8 +10,10 @@ that declares everything about it:
     CALIBRATIONS   (checks.regimes.Calibration, ...): its rules, for `mtlcheck calibrate`
     POWER          optional (name, build): its power at a design, for `mtlcheck calibrate`
     REPORT         {"title", "tables": [(file, builder, caption)], "figures": [(file, builder,
-                   other claim ids)]}: its section of the report; builders are names in
-                   reports/tables.py and reports/figures.py
+                   other claim ids[, caption])], "extra_detail": key}: its section of the
+                   report; builders are names in reports/tables.py and reports/figures.py (a
+                   figure's caption defaults to figures.CAPTIONS); "extra_detail" names a key of
+                   the record's details printed as "what is established"
 
 The runner, the pytest suite, calibrate, report and mutants all go through :data:`CLAIMS`;
 adding a claim is adding a file (docs/design.md section 1).
@@ -19,12 +21,11 @@ adding a claim is adding a file (docs/design.md section 1).
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
-import pkgutil
 import re
-import sys
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Callable
 
 from ...theory.claims import Claim, claim as _statement
@@ -60,35 +61,44 @@ class ClaimCheck:
                                                "tables": [], "figures": []})
 
 
-def _load_file(path: str):
-    """Import a claim module from a folder outside the package, as a submodule of this package
-    (so that its relative imports resolve as they do for the built-in ones)."""
-    stem = os.path.splitext(os.path.basename(path))[0]
-    name = f"{__name__}.{stem}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _modules(extra_dirs: str):
-    here = os.path.dirname(__file__)
-    for info in sorted(pkgutil.iter_modules([here]), key=lambda i: i.name):
-        if _NAME.match(info.name):
-            yield importlib.import_module(f"{__name__}.{info.name}")
+def _folders(extra_dirs: str) -> list[str]:
+    """This package's folder and the extra ones, each checked to be a folder."""
+    out = [os.path.dirname(os.path.abspath(__file__))]
     for folder in filter(None, extra_dirs.split(os.pathsep)):
         if not os.path.isdir(folder):
             raise ParameterError("MTLCHECK_CLAIM_DIRS", "claims", "a list of folders",
                                  Described(f"{folder!r}, which is not a folder"))
+        out.append(os.path.abspath(folder))
+    return out
+
+
+def _modules(extra_dirs: str):
+    """Import every cN_*.py of the folders as ``mtlcheck.checks.claims.<stem>``: the extra
+    folders join this package's __path__, so their modules are imported by the ordinary
+    machinery (relative imports resolve as for the built-in ones, and a Ray worker, which
+    imports this package with the same environment, finds them by name). A file name that
+    two folders share is refused: one would silently shadow the other."""
+    seen: dict[str, str] = {}
+    for folder in _folders(extra_dirs):
         for fname in sorted(os.listdir(folder)):
-            if fname.endswith(".py") and _NAME.match(fname[:-3]):
-                yield _load_file(os.path.join(folder, fname))
+            stem = fname[:-3]
+            if not (fname.endswith(".py") and _NAME.match(stem)):
+                continue
+            path = os.path.join(folder, fname)
+            if stem in seen:
+                raise MtlcheckError(f"claim files {seen[stem]} and {path} have the same name; "
+                                    "rename one")
+            seen[stem] = path
+            if folder not in __path__:
+                __path__.append(folder)
+            mod = importlib.import_module(f"{__name__}.{stem}")
+            if os.path.abspath(mod.__file__) != path:
+                raise MtlcheckError(f"claim file {path} is shadowed by {mod.__file__} (already "
+                                    f"imported as {mod.__name__}); rename it")
+            yield mod
 
 
-def discover(extra_dirs: str | None = None) -> dict[str, ClaimCheck]:
+def discover(extra_dirs: str | None = None) -> MappingProxyType:
     """Every claim module, by the ID it declares, in the order C1, C2, ..., C10, ..."""
     extra = os.environ.get("MTLCHECK_CLAIM_DIRS", "") if extra_dirs is None else extra_dirs
     found: dict[str, ClaimCheck] = {}
@@ -102,33 +112,31 @@ def discover(extra_dirs: str | None = None) -> dict[str, ClaimCheck]:
             raise MtlcheckError(f"claim modules {found[cid].module.__name__} and {mod.__name__} "
                                 f"both declare ID {cid!r}")
         found[cid] = ClaimCheck(cid, mod, mod.decide)
-    return dict(sorted(found.items(), key=lambda kv: int(kv[0][1:])))
+    return MappingProxyType(dict(sorted(found.items(), key=lambda kv: int(kv[0][1:]))))
 
 
-_registry: dict[str, ClaimCheck] = {}
+@lru_cache(maxsize=None)
+def _discovered(extra_dirs: str):
+    return discover(extra_dirs)
 
 
 def __getattr__(name):
-    """CLAIMS is discovered on first use (importing this package alone stays cheap, e.g. for
-    the CLI's help)."""
+    """CLAIMS (read-only) is discovered on first use, once per value of MTLCHECK_CLAIM_DIRS
+    (importing this package alone stays cheap, e.g. for the CLI's help)."""
     if name == "CLAIMS":
-        if not _registry:
-            _registry.update(discover())
-        return _registry
+        return _discovered(os.environ.get("MTLCHECK_CLAIM_DIRS", ""))
     raise AttributeError(name)
 
 
 def ids() -> list[str]:
     """The IDs the claim modules declare, read from their source without importing them (for
     the CLI's help); the same as list(CLAIMS)."""
-    folders = [os.path.dirname(__file__)] + list(
-        filter(None, os.environ.get("MTLCHECK_CLAIM_DIRS", "").split(os.pathsep)))
     out = []
-    for folder in folders:
-        for fname in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+    for folder in _folders(os.environ.get("MTLCHECK_CLAIM_DIRS", "")):
+        for fname in sorted(os.listdir(folder)):
             if fname.endswith(".py") and _NAME.match(fname[:-3]):
                 with open(os.path.join(folder, fname), encoding="utf-8") as f:
-                    m = re.search(r'^ID = "(C\d+)"', f.read(), re.M)
+                    m = re.search(r"""^ID\s*=\s*["'](C\d+)["']""", f.read(), re.M)
                 if m:
                     out.append(m.group(1))
     return sorted(set(out), key=lambda c: int(c[1:]))
