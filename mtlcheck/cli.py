@@ -13,7 +13,7 @@ import sys
 
 from . import __version__
 from .errors import MtlcheckError, ParameterError
-from .theory.params import PARAMS
+from .theory.params import PARAMS, validate
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -54,7 +54,11 @@ def _num(text: str):
         return text
 
 
-def _common(p, *, device=True, seed=True, json_flag=False):
+def _common(p, *, device=True, seed=True, json_flag=False, threads=False):
+    if threads:                 # run's --threads comes with its executor flags (_scale_out)
+        p.add_argument("--threads", type=_num, default=None,
+                       help="torch and BLAS threads (default: the cores that are free now, as "
+                            "for run)")
     if device:
         p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     if seed:
@@ -145,7 +149,7 @@ def _add_audit(sub):
                    help="with --bounds: audit only these bounds")
     p.add_argument("--at", default=None, metavar="NAME=VALUE,...",
                    help="with --bounds: audit one configuration (e.g. a reproduce command)")
-    _common(p, json_flag=True)
+    _common(p, json_flag=True, threads=True)
 
 
 def _add_sim(sub):
@@ -190,7 +194,7 @@ def _add_bench(sub):
                    help="multiply the task counts by this, in (0, 1] (smoke runs use < 1)")
     p.add_argument("--memory", action="store_true",
                    help="also measure peak memory of a d=2048, T=2048, n1=n2=1024, m=512 run")
-    _common(p, json_flag=True)
+    _common(p, json_flag=True, threads=True)
 
 
 def _add_qa(sub):
@@ -203,7 +207,7 @@ def _add_qa(sub):
     p.add_argument("--list", action="store_true", help="list the mutants and exit")
     p.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run only these mutants")
     p.add_argument("--profile", default="quick", help="quick | full")
-    _common(p, device=False, json_flag=True)
+    _common(p, device=False, json_flag=True, threads=True)
 
     p = sub.add_parser("calibrate", help="false-pass rates of the decision rules, and their power",
                        description=(
@@ -218,7 +222,7 @@ def _add_qa(sub):
     p.add_argument("--results", default="mtlcheck-out/results.json",
                    help="the quick run whose cells the synthetic data are fitted to (run first "
                         "when missing)")
-    _common(p, device=False, json_flag=True)
+    _common(p, device=False, json_flag=True, threads=True)
 
     p = sub.add_parser("counterexamples", help="search for configurations violating a derived bound",
                        description=(
@@ -228,7 +232,7 @@ def _add_qa(sub):
                            "derived bound is broken."))
     p.add_argument("--examples", type=_num, default=None,
                    help="configurations tried per bound (default: each bound's own)")
-    _common(p, device=False, seed=False, json_flag=True)
+    _common(p, device=False, seed=False, json_flag=True, threads=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -243,8 +247,20 @@ def build_parser() -> argparse.ArgumentParser:
     return top
 
 
+def _verb_threads(args) -> int:
+    """The same thread discipline as `mtlcheck run`: --threads, else the cores that are free
+    now (/proc/stat), set for torch and the BLAS pools before the verb does any work."""
+    from .checks.executor import free_cores, set_threads
+    extra = {"threads": args.threads} if args.threads is not None else {}
+    n = validate(args.verb, **extra).get("threads") or free_cores()
+    args.threads = set_threads(n)
+    return args.threads
+
+
 def _dispatch(args, parser) -> int:
     verb = args.verb
+    if verb in ("audit", "bench", "mutants", "calibrate", "counterexamples"):
+        _verb_threads(args)
     if verb == "run":
         from .runner import main_run
         return main_run(args)

@@ -187,7 +187,8 @@ def _clear_theory_caches() -> None:
                 obj.cache_clear()                   # every functools.lru_cache of the package
 
 
-def run_mutant(name: str, profile: str = "quick", seed: int = 0, timeout: float = 900) -> dict:
+def run_mutant(name: str, profile: str = "quick", seed: int = 0, timeout: float = 900,
+               threads: int | None = None) -> dict:
     """Run the relevant checks with the mutant applied, in a fresh pytest process."""
     mut = MUTANTS[name]
     checks_dir = os.path.dirname(os.path.abspath(checks_pkg.__file__))
@@ -197,7 +198,7 @@ def run_mutant(name: str, profile: str = "quick", seed: int = 0, timeout: float 
         argv = [sys.executable, "-m", "pytest", checks_dir, "-q", "-p", "no:cacheprovider",
                 "-p", "mtlcheck.qa.mutant_plugin", "--import-mode=importlib", "-m", marker,
                 f"--mtl-mutant={name}", f"--mtl-profile={profile}", f"--mtl-seed={seed}",
-                f"--mtl-results={res_path}"]
+                f"--mtl-results={res_path}"] + ([f"--mtl-threads={threads}"] if threads else [])
         t0 = time.time()
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         wall = time.time() - t0
@@ -237,7 +238,7 @@ def main_mutants(args) -> int:
     rows = []
     for n in names:
         print(f"mutant {n}: running {', '.join(MUTANTS[n].claims)} ...", file=sys.stderr, flush=True)
-        r = run_mutant(n, v["profile"], v["seed"])
+        r = run_mutant(n, v["profile"], v["seed"], threads=getattr(args, "threads", None))
         rows.append(r)
         print(f"  {'KILLED' if r['killed'] else 'SURVIVED'} in {r['wall_s']:.0f}s: "
               f"{'; '.join(r['how']) or 'no claim failed'}", file=sys.stderr, flush=True)

@@ -156,8 +156,11 @@ def test_cache_atomicity_and_corruption(tmp_path):
     (["run", "--seed", "-3"], "The 'seed' parameter of run must be an int in [0, 2**63). Got -3 instead."),
     (["run", "--seed", "1.5"], "The 'seed' parameter of run must be an int in [0, 2**63). Got 1.5 instead."),
     (["run", "--device", "tpu"], "The 'device' parameter of run must be one of {'auto', 'cpu', 'cuda'}. Got 'tpu' instead."),
-    (["run", "--only", "C9"], "The 'only' parameter of run must be one of {'C1', 'C2', 'C3', 'C4', 'C5', 'C6'}. Got 'C9' instead."),
+    (["run", "--only", "C99"], "The 'only' parameter of run must be one of {"
+     + ", ".join(map(repr, CLAIMS)) + "}. Got 'C99' instead."),
     (["run", "--threads", "0"], "The 'threads' parameter of run must be an int in [1, 4096]. Got 0 instead."),
+    *[([verb, "--threads", "0"], f"The 'threads' parameter of {verb} must be an int in [1, 4096]. "
+       "Got 0 instead.") for verb in ("audit", "calibrate", "counterexamples", "bench", "mutants")],
     (["run", "--executor", "slurm"], "The 'executor' parameter of run must be one of {'local', 'ray'}. Got 'slurm' instead."),
     (["run", "--address", "1.2.3.4:5"], "The 'address' parameter of run must be given only with --executor ray."),
     (["run", "--out", "/proc/mtlcheck-out"], "The 'out' parameter of run must be a folder that can be created and written."),
