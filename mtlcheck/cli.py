@@ -54,11 +54,15 @@ def _num(text: str):
         return text
 
 
+def _threads_arg(p):
+    """--threads, the same for every verb that computes (docs: README, "Commands")."""
+    p.add_argument("--threads", type=_num, default=None,
+                   help="torch and BLAS threads (default: the cores that are free now)")
+
+
 def _common(p, *, device=True, seed=True, json_flag=False, threads=False):
     if threads:                 # run's --threads comes with its executor flags (_scale_out)
-        p.add_argument("--threads", type=_num, default=None,
-                       help="torch and BLAS threads (default: the cores that are free now, as "
-                            "for run)")
+        _threads_arg(p)
     if device:
         p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     if seed:
@@ -73,8 +77,7 @@ def _scale_out(p, what: str):
     p.add_argument("--address", default=None,
                    help="Ray cluster address HOST:PORT or 'auto' (with --executor ray; "
                         "default: start a local Ray instance)")
-    p.add_argument("--threads", type=_num, default=None,
-                   help="torch intra-op threads (default: the cores that are free now)")
+    _threads_arg(p)
 
 
 def _add_run(sub):

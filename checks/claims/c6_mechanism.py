@@ -176,6 +176,18 @@ def _power(c_hat, tol, N, seed) -> dict:
                        "(checks/rules.py), bisection with common random numbers").record()
 
 
+def _predicted_population_error(P) -> float:
+    """The predicted RMS error of the population form at the profile's design (sections 4, 5)."""
+    Q = P["pop"]
+    return one_step_population_error(Q["d"], Q["r"], Q["T"], Q["n"], Q["n"])
+
+
+def _population_tol(P) -> float:
+    """The population subcheck's bound: pop_tol_factor x the predicted error (its decision and
+    its calibration both read it here)."""
+    return P["pop_tol_factor"] * _predicted_population_error(P)
+
+
 def decide(ctx) -> ClaimResult:
     P = profile(ctx.profile, ID)
     with Timer() as tm:
@@ -183,9 +195,8 @@ def decide(ctx) -> ClaimResult:
         pop = population_part(ctx, P)
         errs = [c["rel_error"] for c in pop]
         c_hat = [c["c_hat"] for c in pop]
-        Q = P["pop"]
-        pred_err = one_step_population_error(Q["d"], Q["r"], Q["T"], Q["n"], Q["n"])
-        tol = P["pop_tol_factor"] * pred_err
+        pred_err = _predicted_population_error(P)
+        tol = _population_tol(P)
         cm, cfar, cpass = _scale_rule(c_hat, P["scale_tol"])
         logs = [math.log(e) if e > 0 else math.nan for e in errs]
         subs = [subcheck(f"population: |W1 + (eta_a eta_W/2) grad L_PC(W0)|_F / |...|_F "
@@ -236,11 +247,6 @@ def _scale_calibration(rec, P):
     data = GroupData.of([0.0], [rec["details"]["c_hat"]], sizes=[P["seeds"]])
     return (EquivalenceRule(1.0, P["scale_tol"], ALPHA), data, [1.0 + P["scale_tol"]],
             f"{P['seeds']} seeds, tolerance {P['scale_tol']}")
-
-
-def _population_tol(P):
-    Q = P["pop"]
-    return P["pop_tol_factor"] * one_step_population_error(Q["d"], Q["r"], Q["T"], Q["n"], Q["n"])
 
 
 CALIBRATIONS = (
