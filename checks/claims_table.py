@@ -40,10 +40,17 @@ def claims_table(records: list[dict]) -> str:
     notes = []
     for r in records:
         line = f"{r['id']} {r['title']}: {r['statistic']['name']}"
-        if r.get("power"):
-            p = r["power"]
-            line += (f"; detects {p['alternative']} from effect {fmt(p['effect_80'])} "
-                     f"(power 0.8)")
+        plain = r["confidence_bound"].get("plain")
+        if plain:
+            line += f". {plain[0].upper()}{plain[1:]}"
+        oc = r.get("operating_characteristic")
+        if oc and oc.get("p_pass_at_null") is not None:
+            line += (f". Tolerance: {oc['tolerance_plain']}; P(pass) when the claim holds "
+                     f"exactly {oc['p_pass_at_null']:.3g}, >= 0.8 up to "
+                     f"{oc['effect_name'].split(' ')[0]} = {fmt(oc['effect_pass_80'])}")
+        fp = (r.get("error_bounds") or {}).get("false_pass")
+        if fp is not None:
+            line += f"; false-pass bound {fp:g}"
         if r["verdict"] != "pass":
             line += f". FAILED: {r['verdict_reason']}"
         notes += textwrap.wrap(line, WIDTH, subsequent_indent="    ")

@@ -11,7 +11,7 @@ from typing import Any
 from ..theory.params import validate
 from .cache import Cache
 from .executor import Cell, LocalExecutor
-from .progress import Reporter, silent
+from .progress import Reporter, silent, work_of
 
 __all__ = ["Context", "derive_seed"]
 
@@ -56,13 +56,15 @@ class Context:
                 values[i] = v
         self.cache.hits += len(cells) - len(todo)
         self.cache.misses += len(todo)
-        sweep = self.progress.sweep(label, len(todo), len(cells) - len(todo))
+        work = {i: work_of(cells[i].key) for i in todo}
+        sweep = self.progress.sweep(label, len(todo), len(cells) - len(todo),
+                                    sum(work.values()))
         try:
             for j, v in self.executor.imap([cells[i] for i in todo]):
                 c = cells[todo[j]]
                 self.cache.put(c.group, c.key, v)
                 values[todo[j]] = v
-                sweep.advance()
+                sweep.advance(work=work[todo[j]])
         finally:
             sweep.close()
         return values

@@ -14,8 +14,7 @@ from .io import json_safe
 if TYPE_CHECKING:
     from .context import Context
 
-__all__ = ["ClaimResult", "finite", "nanmax", "versions", "subcheck", "negative_control_record",
-           "Timer"]
+__all__ = ["ClaimResult", "finite", "nanmax", "versions", "Timer"]
 
 
 def finite(x: float) -> float | None:
@@ -43,34 +42,48 @@ def versions() -> dict:
 
 @dataclass
 class ClaimResult:
-    """One claim's decision: the record written to results.json."""
+    """One claim's decision: the record written to results.json. ``primary`` is the Decision
+    of the claim's main rule (checks/rules.py); subchecks and controls are the records of their
+    rules' Decisions (``Decision.component`` / ``Decision.control``)."""
 
     id: str
     parameters: dict
     statistic_name: str
-    statistic: float
-    confidence_bound: float
-    side: str                     # "upper": pass iff cb <= bound; "lower": pass iff cb >= bound
-    alpha: float
-    method: str
-    bound: float
+    primary: object               # checks.rules.Decision
     bound_provenance: str
-    controls: list                # negative_control_record(...) dicts, at least two
+    controls: list                # Decision.control(...) records, at least two
     subchecks: list = field(default_factory=list)
     seeds: list = field(default_factory=list)
     device: str = ""
     wall_s: float = 0.0
     details: dict = field(default_factory=dict)
-    power: dict | None = None
+    operating_characteristic: dict | None = None
+    plain: str = ""               # the primary confidence bound in plain words
+
+    @property
+    def statistic(self) -> float:
+        return self.primary.statistic
+
+    @property
+    def confidence_bound(self) -> float:
+        return self.primary.confidence_bound
+
+    @property
+    def bound(self) -> float:
+        return self.primary.boundary
+
+    @property
+    def side(self) -> str:
+        return self.primary.side
+
+    @property
+    def alpha(self) -> float:
+        return self.primary.alpha
 
     @property
     def primary_pass(self) -> bool:
-        """The primary decision needs evidence to pass: a non-finite (censored, undefined or
-        NaN) confidence bound never passes."""
-        if not math.isfinite(self.confidence_bound):
-            return False
-        return (self.confidence_bound <= self.bound if self.side == "upper"
-                else self.confidence_bound >= self.bound)
+        """The primary rule's verdict (a non-finite bound never passes)."""
+        return self.primary.ok
 
     @property
     def margin(self) -> float:
@@ -80,8 +93,8 @@ class ClaimResult:
 
     @property
     def negative_control(self) -> dict:
-        """Summary of the controls: 'rejected' only when every one is rejected; 'undecided'
-        when one is undecided (NaN or censored); else 'accepted'."""
+        """Summary of the controls: 'rejected' only when every one is rejected on evidence;
+        'accepted' when the rule passes one; else 'undecided'."""
         verdicts = [c["verdict"] for c in self.controls]
         if not verdicts:
             summary = "undecided"
@@ -105,7 +118,8 @@ class ClaimResult:
             if c["verdict"] == "accepted":
                 reasons.append(f"negative control accepted: {c['name']} (the rule cannot tell)")
             elif c["verdict"] != "rejected":
-                reasons.append(f"negative control undecided: {c['name']} (censored or NaN)")
+                reasons.append(f"negative control undecided: {c['name']} (its confidence "
+                               "bound does not reach beyond the boundary)")
         if len(self.controls) < 2:
             reasons.append("fewer than two negative controls")
         return "; ".join(reasons)
@@ -113,21 +127,38 @@ class ClaimResult:
     @property
     def verdict(self) -> str:
         """'pass' only when the primary decision and every subcheck pass AND every negative
-        control was rejected with a finite statistic: a rule that accepts a control, or cannot
-        decide it, decides nothing."""
+        control was rejected on evidence (its own confidence bound beyond the boundary)."""
         return "fail" if self.verdict_reason else "pass"
 
+    def components(self) -> list[dict]:
+        return [self.primary.component("primary decision", "primary")] + list(self.subchecks)
+
     def error_bounds(self) -> dict:
-        """Sums of the components' alphas by error direction (Bonferroni): 'false pass' bounds
-        the chance of passing when the claimed property is false (at the boundary), 'false
-        alarm' the chance of failing when it holds."""
-        comps = [{"alpha": self.alpha, "error": "false pass"}] + self.subchecks
-        return {e: sum(c["alpha"] for c in comps if c.get("error", "false pass") == e)
-                for e in ("false pass", "false alarm")}
+        """The claim's error probabilities by the intersection-union principle
+        (docs/derivations.md section 10.1): the claim passes only when every component passes,
+        so when the claimed property fails - some false-pass component's null holds - it passes
+        with probability at most that component's alpha: the false-pass bound is the largest
+        alpha of the false-pass components (no Bonferroni). The false-alarm components fail on
+        evidence of a violation; the chance that one of them fails a claim that holds is at
+        most the sum of their alphas (a union). The chance of failing a claim that holds also
+        includes 1 - P(pass) of the false-pass components (operating_characteristic)."""
+        comps = self.components()
+        fp = [c["alpha"] for c in comps if c["error"] == "false pass"]
+        fa = [c["alpha"] for c in comps if c["error"] == "false alarm"]
+        return {"false_pass": max(fp, default=0.0),
+                "false_pass_method": "intersection-union: the largest alpha of the components "
+                                     "that protect against a false pass",
+                "false_alarm_components": float(sum(fa)),
+                "false_alarm_note": "sum of the alphas of the false-alarm components (a union); "
+                                    "failing a claim that holds is also possible through the "
+                                    "false-pass components: see operating_characteristic",
+                "components": [{"name": c["name"], "error": c["error"], "alpha": c["alpha"]}
+                               for c in comps]}
 
     def record(self) -> dict:
         from .claims import get                     # the registry imports the claim modules
         c = get(self.id).statement
+        p = self.primary
         return json_safe({
             "id": self.id, "title": c.title, "statement": c.statement,
             "statement_latex": c.latex,
@@ -136,12 +167,15 @@ class ClaimResult:
             "parameters": self.parameters,
             "statistic": {"name": self.statistic_name, "value": finite(self.statistic)},
             "confidence_bound": {"value": finite(self.confidence_bound), "side": self.side,
-                                 "alpha": self.alpha, "method": self.method},
+                                 "alpha": self.alpha, "method": p.method, "rule": p.rule,
+                                 "relation": p.relation, "plain": self.plain},
+            "primary": self.primary.component(self.statistic_name, "primary"),
             "bound": finite(self.bound), "margin": finite(self.margin), "verdict": self.verdict,
             "verdict_reason": self.verdict_reason,
             "error_bounds": self.error_bounds(),
             "subchecks": self.subchecks, "negative_control": self.negative_control,
-            "negative_controls": self.controls, "power": self.power,
+            "negative_controls": self.controls,
+            "operating_characteristic": self.operating_characteristic,
             "seeds": self.seeds, "device": self.device, "versions": versions(),
             "wall_s": self.wall_s, "details": self.details,
         })
@@ -151,34 +185,6 @@ class ClaimResult:
                  f"bound {self.confidence_bound:.4g} vs bound {self.bound:.4g} ({self.side})",
                  f"reproduce with: {ctx.reproduce(self.id)}"]
         return "; ".join(parts)
-
-
-def subcheck(name: str, statistic: float, cb: float, bound: float, side: str, alpha: float,
-             method: str, error: str = "false pass", **extra) -> dict:
-    """A component of a claim's decision, with its own one-sided bound and verdict.
-
-    ``error`` says which error alpha bounds: 'false pass' (the component passes only with
-    evidence: a non-finite bound fails) or 'false alarm' (it fails only with evidence of a
-    violation). A NaN confidence bound never passes either way."""
-    cbf = float(cb) if cb is not None else math.nan
-    if math.isnan(cbf) or (error == "false pass" and not math.isfinite(cbf)):
-        ok = False
-    else:
-        ok = cbf <= bound if side == "upper" else cbf >= bound
-    return {"name": name, "statistic": finite(statistic), "confidence_bound": finite(cbf),
-            "bound": finite(bound), "side": side, "alpha": alpha, "method": method,
-            "error": error, "verdict": "pass" if ok else "fail", **extra}
-
-
-def negative_control_record(name: str, description: str, statistic: float, bound: float,
-                            rejected: bool, **extra) -> dict:
-    """The claim's rule applied to a case where the claim must fail. 'rejected' (the good
-    outcome) needs a finite statistic and confidence bound and the rule not passing; a NaN or
-    infinite (censored) one is 'undecided', never 'rejected'."""
-    ok = all(x is not None and math.isfinite(float(x)) for x in (statistic, bound))
-    verdict = ("rejected" if rejected else "accepted") if ok else "undecided"
-    return {"name": name, "description": description, "statistic": finite(statistic),
-            "confidence_bound": finite(bound), "verdict": verdict, **extra}
 
 
 class Timer:

@@ -1,8 +1,11 @@
-"""A claim's decision rules placed at their boundary, for `mtlcheck calibrate` (qa/calibrate.py):
-each :class:`Calibration` turns the claim's record of a run and a profile's parameters into
-(rule, synthetic data, boundary trend, regime text) - checks/rules.py holds the rules and the
-synthetic-data model, docs/derivations.md section 10 the method. Claim modules declare their
-calibrations with these builders (``CALIBRATIONS``, checks/claims/__init__.py).
+"""A claim's decision rules placed in the regimes a profile uses, for `mtlcheck calibrate`
+(qa/calibrate.py): each :class:`Calibration` turns the claim's record of a run and a profile's
+parameters into (rule, real data, replicates per group, regime text). The rule is the very
+object the claim decides with (its module builds both from the same function), and the real
+data are the inputs that rule consumed in the run (the component's ``inputs``, found by its
+``key``, never by position). calibrate puts the truth on each of the rule's boundaries and
+draws synthetic data in every shape of checks/shapes.py. docs/derivations.md section 10 holds
+the method.
 """
 from __future__ import annotations
 
@@ -12,85 +15,77 @@ from typing import Callable
 
 import numpy as np
 
-from .profiles import ALPHA
-from .rules import GroupData, MeanRule, SlopeRule, slope_trend
+from .rules import Groups, deserialise
 
-__all__ = ["Calibration", "Power", "sorted_groups", "regime", "slope_regime", "growth_regime",
-           "mean_regime", "bound_regime"]
+__all__ = ["Calibration", "inputs", "regime", "groups_calibration", "points_calibration",
+           "exact_calibration"]
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """One decision rule of a claim: ``build(record, P)`` -> (rule, data, trend, regime), with
-    ``record`` the claim's record of a run and ``P`` its parameters in one profile; the trend
-    sits exactly on the rule's boundary."""
+    """One decision rule of a claim: ``build(record, P)`` -> (rule, real data, sizes, regime),
+    with ``record`` the claim's record of a run and ``P`` its parameters in one profile."""
 
     name: str
     build: Callable[[dict, dict], tuple]
     note: str = ""
 
 
-@dataclass(frozen=True)
-class Power:
-    """The power search of a claim's main slope rule: the effect (a slope) found between lo and
-    hi at which the rule fails with probability 0.8, for the alternative ``alternative``."""
-
-    build: Callable[[dict, dict], tuple]
-    lo: float
-    hi: float
-    alternative: str
+def inputs(rec: dict, key: str):
+    """The inputs the component ``key`` of a claim record decided on (deserialised)."""
+    for c in [rec.get("primary") or {}] + list(rec.get("subchecks", [])):
+        if c.get("key") == key:
+            return deserialise(c["inputs"])
+    raise KeyError(f"{rec.get('id')} has no decision component with key {key!r}")
 
 
-def sorted_groups(per_x: dict, f=lambda v: v) -> list[list[float]]:
-    return [[f(v) for v in vals] for _, vals in sorted(per_x.items(), key=lambda kv: float(kv[0]))]
+def regime(real: Groups, xs, lo=None, hi=None) -> Groups:
+    """The real groups' spreads and shapes mapped onto a regime's xs (group i of the regime
+    takes the real group at the same relative position when the counts differ)."""
+    idx = np.linspace(0, len(real.values) - 1, len(xs)).round().astype(int)
+    return Groups.of(xs, [real.values[i] for i in idx], real.lo if lo is None else lo,
+                     real.hi if hi is None else hi)
 
 
-def regime(groups, xs, sizes, lo=-math.inf, hi=math.inf) -> GroupData:
-    """The synthetic-data model of a regime: the real groups' spreads and pooled shape, mapped
-    onto the regime's xs (group i of the regime takes the real group at the same relative
-    position when the counts differ), with the regime's replicates and censoring."""
-    idx = np.linspace(0, len(groups) - 1, len(xs)).round().astype(int)
-    return GroupData.of(xs, [groups[i] for i in idx], lo, hi, [sizes] * len(xs))
-
-
-def slope_regime(groups, xs, sizes, threshold, lo=-math.inf, hi=math.inf):
-    data = regime(groups, xs, sizes, lo, hi)
-    base = float(np.mean([v for g in groups for v in g]))
-    return SlopeRule(threshold, "upper", ALPHA), data, slope_trend(xs, base)(threshold)
-
-
-def growth_regime(grid_of: Callable[[dict], list]):
-    """The d-independence rule of a d-sweep (C2, C3): UCB of the slope of mean log x* against
-    log d at slope_max, censored at the grid's ends (``grid_of(P)``)."""
+def groups_calibration(key: str, rule_of: Callable, size_key: str | None,
+                       xs_of: Callable | None = None, limits_of: Callable | None = None,
+                       label: str = "groups"):
+    """A rule on groups (a slope or a mean): the run's inputs mapped onto the profile's xs
+    (``xs_of(P)``, default the run's), censored at ``limits_of(P)`` (log grid ends), with
+    P[size_key] replicates per group (None: the run's own counts)."""
     def build(rec, P):
-        groups = sorted_groups(rec["details"]["growth"]["pretrained"]["per_seed"],
-                               lambda v: math.log(v))
-        grid = grid_of(P)
-        xs = [math.log(d) for d in P["d_grid"]]
-        rule, data, trend = slope_regime(groups, xs, P["seeds"], P["slope_max"],
-                                         math.log(min(grid)), math.log(max(grid)))
-        return rule, data, trend, (f"{len(xs)} d x {P['seeds']} seeds, grid "
-                                   f"[{min(grid)}, {max(grid)}]")
+        real = inputs(rec, key)
+        xs = xs_of(P) if xs_of else list(real.xs)
+        lo, hi = limits_of(P) if limits_of else (None, None)
+        data = regime(real, xs, lo, hi)
+        sizes = ([P[size_key]] * len(xs) if size_key else
+                 [sum(1 for v in g if math.isfinite(v)) for g in data.values])
+        return (rule_of(P), data, sizes, f"{len(xs)} {label} x {max(sizes)} replicates")
     return build
 
 
-def mean_regime(values_of, side, threshold_of, size_key):
-    """A Student-t mean rule at its boundary: the real values' spread and shape, the mean set
-    exactly on the threshold."""
+def points_calibration(key: str, rule_of: Callable, size_key: str, count_of: Callable,
+                       label: str = "points"):
+    """A rule at every point of a grid: the run's per-point inputs mapped onto the profile's
+    number of points ``count_of(P)``."""
     def build(rec, P):
-        vals = [float(v) for v in values_of(rec["details"])]
-        thr = threshold_of(P)
-        data = GroupData.of([0.0], [vals], sizes=[P[size_key]])
-        return MeanRule(thr, side, ALPHA), data, [thr], f"{P[size_key]} replicates"
+        pts = inputs(rec, key)
+        k = count_of(P)
+        idx = np.linspace(0, len(pts) - 1, k).round().astype(int)
+        return (rule_of(P), [pts[i] for i in idx], [P[size_key]],
+                f"{k} {label} x {P[size_key]} replicates")
     return build
 
 
-def bound_regime(rec, P):
-    """The subcheck 'complexity below the derived bound' at one d: the Student-t upper bound of
-    mean log x* (alpha / number of d) at most log(bound); boundary: the mean on log(bound)."""
-    per = rec["details"]["growth"]["pretrained"]["per_seed"]
-    vals = [math.log(v) for v in per[max(per, key=int)]]
-    k = len(P["d_grid"])
-    data = GroupData.of([0.0], [vals], sizes=[P["seeds"]])
-    return (MeanRule(0.0, "upper", ALPHA / k), data, [0.0],
-            f"{P['seeds']} seeds at one d, alpha/{k}")
+def exact_calibration(rule_of: Callable, size_of: Callable, label: str):
+    """A rule whose law at the boundary is known exactly (a binomial count, normal z-scores):
+    no run's data needed, only the design's size."""
+    def build(rec, P):
+        n = size_of(P)
+        return rule_of(P), [0.0] * n, n, f"{n} {label}"
+    return build
+
+
+def log_limits(grid_of: Callable) -> Callable:
+    """(log min, log max) of a profile's grid: where synthetic complexities are censored."""
+    return lambda P: (math.log(min(grid_of(P))), math.log(max(grid_of(P))))

@@ -9,18 +9,20 @@ The JSON Schema is checks/schemas/results.schema.json (docs/design.md section 3)
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import uuid
 from functools import lru_cache
 from importlib import resources
 
+from .cache import code_fingerprint
 from .io import atomic_write_json
 
 __all__ = ["SCHEMA_VERSION", "new_run", "merge", "write_merged", "read_existing", "schema",
-           "validation_errors", "RUNS_KEPT"]
+           "validation_errors", "RUNS_KEPT", "digest"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RUNS_KEPT = 50
 
 
@@ -73,7 +75,8 @@ def read_existing(path: str) -> dict | None:
 
 def merge(existing: dict | None, records: dict[str, dict], run: dict, versions: dict) -> dict:
     """A new results document: ``existing`` claims updated with ``records`` (claim id -> record,
-    stamped with the run), the run appended to the history."""
+    stamped with the run), the run appended to the history, the fingerprint of the code that
+    wrote it and the document's digest (:func:`digest`; the last key)."""
     claims = {c["id"]: c for c in (existing or {}).get("claims", [])}
     for cid, rec in records.items():
         claims[cid] = {**rec, "produced": {"run_id": run["run_id"], "at": run.get("finished") or now(),
@@ -84,14 +87,28 @@ def merge(existing: dict | None, records: dict[str, dict], run: dict, versions: 
             + [run])[-RUNS_KEPT:]
     keys = {(c["produced"]["profile"], c["produced"]["seed"], c["produced"]["device"])
             for c in ordered}
-    return {"schema_version": SCHEMA_VERSION, "claims": ordered, "profile": run["profile"],
-            "seed": run["seed"], "device": run["device"], "consistent": len(keys) <= 1,
-            "versions": versions, "cache": run.get("cache", {}), "wall_s": run.get("wall_s", 0.0),
-            "runs": runs}
+    doc = {"schema_version": SCHEMA_VERSION, "claims": ordered, "profile": run["profile"],
+           "seed": run["seed"], "device": run["device"], "consistent": len(keys) <= 1,
+           "versions": versions, "cache": run.get("cache", {}), "wall_s": run.get("wall_s", 0.0),
+           "runs": runs, "code_fingerprint": code_fingerprint()}
+    # exactly what the file will hold (strict JSON, as write_merged writes it), so that the
+    # digest over it is the digest of the file read back (`mtlcheck verify`)
+    doc = json.loads(json.dumps(doc, allow_nan=False, default=str))
+    doc["digest"] = digest(doc)
+    return doc
+
+
+def digest(doc: dict) -> str:
+    """'sha256:<hex>' of the canonical JSON of ``doc`` without its "digest" key (sorted keys,
+    no whitespace, strict): any edit of a results file changes it (`mtlcheck verify`)."""
+    rest = {k: v for k, v in doc.items() if k != "digest"}
+    text = json.dumps(rest, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def write_merged(path: str, records: dict[str, dict], run: dict, versions: dict) -> dict:
-    """Merge ``records`` into the results file at ``path`` (atomically); returns the document."""
+    """Merge ``records`` into the results file at ``path`` (atomically); returns the document,
+    written as :func:`merge` returned it (its digest covers everything else in the file)."""
     doc = merge(read_existing(path), records, run, versions)
     errors = validation_errors(doc)
     if errors:                                   # a bug: never write a file that breaks the contract

@@ -3,12 +3,12 @@
 Each function states what its alpha bounds: the probability, under the model it assumes, that
 the bound lies on the wrong side of the true value. Quantiles come from scipy.stats.
 - Clopper-Pearson bounds for a binomial proportion: exact (conservative).
-- Student-t bounds for a mean: exact for Gaussian data, approximate otherwise.
-- The slope of group means against x with a Welch-Satterthwaite t bound
-  (:func:`group_slope_bound`): the d-independence and rate rules; heteroscedastic groups allowed.
-- Least-squares slope bound: exact for independent Gaussian errors of equal variance.
-- Percentile bootstrap (kept for the per-d intervals that figures show): approximate.
-Every rule's false-pass rate at its boundary is measured by `mtlcheck calibrate`.
+- Student-t bounds for a mean (:func:`mean_bound`, kept for descriptive intervals and the
+  bound audit): exact for Gaussian data, approximate otherwise.
+- A contrast of group means (a slope against x, or one mean) with a Welch-Satterthwaite t bound
+  widened by a Cornish-Fisher skew term (:func:`contrast_bound`): the bounds of the decision
+  rules (checks/rules.py); heteroscedastic groups allowed.
+Every rule's error rate at its boundaries is measured by `mtlcheck calibrate`.
 """
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import stats as st
+from scipy.special import stdtrit
 
 __all__ = ["clopper_pearson_lower", "clopper_pearson_upper", "t_quantile", "mean_bound",
-           "mean_bound_batch", "ols_fit",
-           "group_slope_bound", "group_slope_bound_batch", "GroupSlope"]
+           "Contrast", "contrast_bound", "slope_weights"]
 
 
 def clopper_pearson_lower(k: int, n: int, alpha: float) -> float:
@@ -35,8 +35,11 @@ def clopper_pearson_upper(k: int, n: int, alpha: float) -> float:
 
 
 def t_quantile(q: float, nu: float) -> float:
-    """Quantile of Student's t with nu degrees of freedom (q in (0, 1))."""
-    return float(st.t.ppf(q, nu))
+    """Quantile of Student's t with nu degrees of freedom (q in (0, 1)); scipy.special.stdtrit
+    (the same function scipy.stats.t.ppf evaluates, without its per-call overhead)."""
+    if math.isinf(nu):
+        return float(st.norm.ppf(q))
+    return float(stdtrit(nu, q))
 
 
 def mean_bound(x, alpha: float, side: str) -> float:
@@ -52,71 +55,56 @@ def mean_bound(x, alpha: float, side: str) -> float:
     return float(x.mean() + q if side == "upper" else x.mean() - q)
 
 
-def mean_bound_batch(X: np.ndarray, alpha: float, side: str) -> np.ndarray:
-    """:func:`mean_bound` of every row of X (N, n) at once (NaN rows give NaN)."""
-    n = X.shape[1]
-    q = t_quantile(1 - alpha, n - 1) * X.std(axis=1, ddof=1) / math.sqrt(n)
-    return X.mean(axis=1) + q if side == "upper" else X.mean(axis=1) - q
+class Contrast(NamedTuple):
+    """The result of :func:`contrast_bound`: the estimate sum_g c_g ybar_g, its two one-sided
+    (1 - alpha) bounds, standard error, Welch-Satterthwaite degrees of freedom, and the
+    estimated skewness of the estimate (the Cornish-Fisher term widens the bound on the side
+    its skew makes anti-conservative)."""
 
-
-def ols_fit(x, y) -> tuple[float, float, float]:
-    """Least-squares line y = a + b x: (a, b, R^2)."""
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    b, a = np.polyfit(x, y, 1)
-    res = y - a - b * x
-    ss_tot = float(((y - y.mean()) ** 2).sum())
-    return float(a), float(b), (1 - float((res ** 2).sum()) / ss_tot) if ss_tot > 0 else 1.0
-
-
-class GroupSlope(NamedTuple):
-    """The result of :func:`group_slope_bound`."""
-
-    slope: float
-    bound: float
+    estimate: float
+    lower: float
+    upper: float
     se: float
     df: float
+    skew: float
 
 
-def group_slope_bound(xs, groups, alpha: float, side: str) -> GroupSlope:
-    """Slope of the group means against x, with a one-sided Welch-Satterthwaite t bound.
-
-    ``groups[g]`` holds independent replicate values observed at ``xs[g]`` (for example the
-    log n* of each pretraining seed at one d). The slope is b = sum_g c_g ybar_g with
-    c_g = (x_g - xbar) / sum_h (x_h - xbar)^2 (least squares through the group means), its
-    variance sum_g c_g^2 s_g^2 / n_g (s_g^2 the group's sample variance), and the degrees of
-    freedom those of Welch-Satterthwaite: (sum v_g)^2 / sum v_g^2 / (n_g - 1), v_g =
-    c_g^2 s_g^2 / n_g. Exact for Gaussian groups in the limit of one group, approximate (and
-    calibrated by `mtlcheck calibrate`) otherwise. A non-finite value or a group with fewer than
-    two values makes the slope and the bound NaN (the decision then fails)."""
+def slope_weights(xs) -> np.ndarray:
+    """c_g = (x_g - xbar) / sum_h (x_h - xbar)^2: least squares through the group means."""
     x = np.asarray(xs, dtype=float)
+    return (x - x.mean()) / ((x - x.mean()) ** 2).sum()
+
+
+def contrast_bound(c, groups, alpha: float) -> Contrast:
+    """One-sided (1 - alpha) bounds of the contrast sum_g c_g mu_g of group means, each group's
+    replicates independent (docs/derivations.md section 10.2).
+
+    The Welch-Satterthwaite t bound b +- t_{1-alpha}(nu) se (se^2 = sum c_g^2 s_g^2 / n_g) is
+    widened by the first Edgeworth (Cornish-Fisher) term of the studentized contrast,
+    q = t + max(0, +-gamma) (2 t^2 + 1) / 6, where gamma = sum c_g^3 k3_g / n_g^2 / se^3 is the
+    estimated skewness of b (k3_g the unbiased third cumulant of group g): a right-skewed b makes
+    the upper bound too low (the studentized statistic has a heavy left tail), a left-skewed one
+    the lower bound too high. The term only widens (never narrows) a bound. A group with fewer than
+    two values, or any non-finite value, gives NaN bounds (the decision then fails)."""
+    c = np.asarray(c, dtype=float)
     vals = [np.asarray(g, dtype=float) for g in groups]
-    if any(len(v) < 2 or not np.isfinite(v).all() for v in vals) or len(vals) < 2:
-        return GroupSlope(math.nan, math.nan, math.nan, math.nan)
-    c = (x - x.mean()) / ((x - x.mean()) ** 2).sum()
+    nan = Contrast(math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
+    if not vals or any(len(v) < 2 or not np.isfinite(v).all() for v in vals):
+        return nan
+    n = np.array([len(v) for v in vals], dtype=float)
     means = np.array([v.mean() for v in vals])
-    var_g = np.array([c_ ** 2 * v.var(ddof=1) / len(v) for c_, v in zip(c, vals)])
+    s2 = np.array([v.var(ddof=1) for v in vals])
     b = float(c @ means)
+    var_g = c ** 2 * s2 / n
     var = float(var_g.sum())
     if var == 0:
-        return GroupSlope(b, b, 0.0, math.inf)
-    df = var ** 2 / float(sum(vg ** 2 / (len(v) - 1) for vg, v in zip(var_g, vals)))
-    q = t_quantile(1 - alpha, df) * math.sqrt(var)
-    return GroupSlope(b, b + q if side == "upper" else b - q, math.sqrt(var), df)
-
-
-def group_slope_bound_batch(xs, groups: list[np.ndarray], alpha: float, side: str) -> np.ndarray:
-    """The bound of :func:`group_slope_bound` for N datasets at once: ``groups[g]`` is an
-    (N, n_g) array, row i the replicates of group g in dataset i. NaN where a value is NaN."""
-    x = np.asarray(xs, dtype=float)
-    c = (x - x.mean()) / ((x - x.mean()) ** 2).sum()
-    means = np.stack([G.mean(axis=1) for G in groups], axis=1)              # (N, groups)
-    var_g = np.stack([c_ ** 2 * G.var(axis=1, ddof=1) / G.shape[1]
-                      for c_, G in zip(c, groups)], axis=1)
-    b = means @ c
-    var = var_g.sum(axis=1)
-    dof = np.array([G.shape[1] - 1 for G in groups], dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df = var ** 2 / (var_g ** 2 / dof).sum(axis=1)
-        q = np.where(var > 0, st.t.ppf(1 - alpha, np.where(var > 0, df, 1.0)) * np.sqrt(var), 0.0)
-    return b + q if side == "upper" else b - q
+        return Contrast(b, b, b, 0.0, math.inf, 0.0)
+    df = var ** 2 / float((var_g ** 2 / (n - 1)).sum())
+    k3 = np.array([len(v) / ((len(v) - 1) * (len(v) - 2)) * ((v - v.mean()) ** 3).sum()
+                   if len(v) > 2 else 0.0 for v in vals])
+    gamma = float((c ** 3 * k3 / n ** 2).sum() / var ** 1.5)
+    t = t_quantile(1 - alpha, df)
+    se = math.sqrt(var)
+    q_up = t + max(0.0, gamma) * (2 * t * t + 1) / 6
+    q_lo = t + max(0.0, -gamma) * (2 * t * t + 1) / 6
+    return Contrast(b, b - q_lo * se, b + q_up * se, se, df, gamma)

@@ -5,7 +5,7 @@ the growth of a per-seed complexity n*(d) or m*(d) with d.
 The d-sweeps decide on per-seed statistics: each pretraining seed s at dimension d gives one
 complexity x*_s(d) (read off that seed's mean error curve); log x*_s(d) are independent
 replicates at log d, and the slope of their group means against log d gets a one-sided
-Welch-Satterthwaite bound (checks/stats.py: group_slope_bound). A seed whose curve the grid does
+Welch-Satterthwaite bound with a skew term (checks/rules.py: SlopeRule). A seed whose curve the grid does
 not resolve (censored) makes the slope undefined, and the decision fails.
 """
 from __future__ import annotations
@@ -18,17 +18,19 @@ import torch
 from ..sim.pretrain import PretrainConfig, pretrain
 from ..theory.bounds import budget_n
 from ..theory.model import Algorithm, ReferenceModel
-from .rules import GroupData, PowerRecord, SlopeRule, effect_80, slope_trend
+from .rules import Decision, Groups, SlopeRule, operating_characteristic
 from .context import derive_seed
-from .record import ClaimResult, finite, negative_control_record
+from .profiles import ALPHA
+from .record import ClaimResult, finite
 from .complexity import crossing_status
 from .executor import Cell
 from .io import decode_array, encode_array
-from .stats import group_slope_bound, mean_bound
+from .stats import mean_bound
 
 __all__ = ["budget_T", "fixed_budget_n", "sweep_pretrain_configs", "pretrained", "pretrain_cell", "pretraining", "weights",
-           "tensor_lists", "seed_crossings", "growth_fit", "growth_control", "growth_power",
-           "fixed_budget_control", "log_mean_ucb", "growth_controls", "growth_details", "growth_result"]
+           "tensor_lists", "seed_crossings", "growth_rule", "growth_data", "fit_data", "growth_fit",
+           "growth_plain", "growth_oc", "growth_controls", "growth_details",
+           "growth_result"]
 
 
 def budget_T(P: dict, d: int) -> int:
@@ -110,60 +112,92 @@ def seed_crossings(grid, seed_curves, eps: float) -> tuple[list[float], list[str
     return vals, cens
 
 
-def growth_fit(per_d: dict, censored: dict, alpha: float, threshold: float) -> dict:
-    """The growth of a per-seed complexity with d: the slope of the mean log x* against log d
-    with its one-sided bounds (the rule passes when the upper bound is <= threshold; the lower
-    bound is evidence of growth), the geometric mean and its (1 - 2 alpha) interval per d, the
-    per-seed values and any censoring."""
+def growth_rule(P: dict, key: str = "slope_max") -> SlopeRule:
+    """The d-independence rule of a d-sweep: the upper confidence bound of the slope of mean
+    log x* against log d at most P[key] (checks/rules.py)."""
+    return SlopeRule("<=", P[key], ALPHA)
+
+
+def growth_data(per_d: dict, limits: tuple[float, float] | None = None) -> Groups:
+    """log x* by log d (a censored or non-positive value is NaN); ``limits``: the grid's ends,
+    where synthetic data are censored."""
+    ds = sorted(per_d, key=float)
+    lo, hi = (math.log(limits[0]), math.log(limits[1])) if limits else (-math.inf, math.inf)
+    return Groups.of([math.log(float(d)) for d in ds],
+                     [[math.log(v) if v and v > 0 else math.nan for v in per_d[d]] for d in ds],
+                     lo, hi)
+
+
+def fit_data(fit: dict, grid) -> Groups:
+    """The Groups a growth fit decided on, rebuilt from its record (per-seed values), with the
+    grid's ends as censoring limits."""
+    return growth_data({int(d): v for d, v in fit["per_seed"].items()}, (min(grid), max(grid)))
+
+
+def growth_fit(per_d: dict, censored: dict, rule, limits=None) -> tuple[dict, Decision]:
+    """The growth of a per-seed complexity with d decided by ``rule`` (a SlopeRule): its
+    Decision, and a record with the slope and its two one-sided bounds, the geometric mean and
+    its (1 - 2 alpha) interval per d (descriptive, for tables and figures), the per-seed values
+    and any censoring."""
     ds = sorted(per_d)
-    xs = [math.log(d) for d in ds]
-    groups = [[math.log(v) if v > 0 else math.nan for v in per_d[d]] for d in ds]
-    up = group_slope_bound(xs, groups, alpha, "upper")
-    lo = group_slope_bound(xs, groups, alpha, "lower")
+    data = growth_data(per_d, limits)
+    dec = rule.decide(data)
+    up, lo = ((dec.confidence_bound, dec.refute_bound) if dec.relation == "<="
+              else (dec.refute_bound, dec.confidence_bound))
     geo, ci = {}, {}
-    for d, g in zip(ds, groups):
+    for d, g in zip(ds, data.values):
         geo[str(d)] = finite(math.exp(np.mean(g))) if np.isfinite(g).all() else None
-        ci[str(d)] = [finite(math.exp(mean_bound(g, alpha, "lower"))),
-                      finite(math.exp(mean_bound(g, alpha, "upper")))]
-    return dict(slope=up.slope, ucb=up.bound, lcb=lo.bound, se=up.se, df=up.df,
-                     threshold=threshold, passes=bool(math.isfinite(up.bound)
-                                                      and up.bound <= threshold),
-                     geometric_mean=geo, interval=ci,
-                     per_seed={str(d): [finite(v) for v in per_d[d]] for d in ds},
-                     censored={str(d): [c for c in censored[d] if c] for d in ds
-                               if any(censored[d])})
+        ci[str(d)] = [finite(math.exp(mean_bound(g, rule.alpha, "lower"))),
+                      finite(math.exp(mean_bound(g, rule.alpha, "upper")))]
+    return dict(slope=finite(dec.statistic), ucb=finite(up), lcb=finite(lo),
+                se=dec.extra.get("se"), df=dec.extra.get("df"), skew=dec.extra.get("skew"),
+                threshold=rule.boundary, passes=dec.ok, geometric_mean=geo, interval=ci,
+                per_seed={str(d): [finite(v) for v in per_d[d]] for d in ds},
+                censored={str(d): [c for c in censored[d] if c] for d in ds
+                          if any(censored[d])}), dec
 
 
-def growth_control(name: str, description: str, fit: dict) -> dict:
-    """A control of the d-independence rule: rejected when the rule does not pass with a finite
-    statistic and bound; 'undecided' when censored or NaN."""
-    return negative_control_record(name, description, fit["slope"], fit["ucb"],
-                                   rejected=not fit["passes"], lower=fit["lcb"])
+def growth_plain(what: str, ds, bound: float, coverage: float) -> str:
+    """A slope bound in plain words: 'n* grows at most like d^0.044 over d = 8..256: at most
+    1.16x, 95%'."""
+    if bound is None or not math.isfinite(bound):
+        return f"the growth of {what} with d is not bounded (censored or undefined)"
+    lo, hi = min(ds), max(ds)
+    return (f"{what} grows at most like d^{bound:.3g} over d = {lo}..{hi}: at most "
+            f"{(hi / lo) ** bound:.3g}x, {coverage:.0%}")
 
 
-def fixed_budget_control(P: dict, fit: dict, what: str) -> dict:
-    """The near-boundary control of C2/C3: the d-independence rule on features pretrained with
-    the fixed budget :func:`fixed_budget_n` (``what``: the complexity, 'n*' or 'm*')."""
-    return growth_control("fixed pretraining budget",
-                          f"the rule on features pretrained with n1 = n2 = {fixed_budget_n(P)} "
-                          f"at every d (not grown with d: E_out and {what} rise with d)", fit)
+def growth_oc(rule, data: Groups, P: dict, what: str, seed: int) -> dict:
+    """The operating characteristic of the d-independence rule at this run's spread: the
+    effect is gamma in x* proportional to d^gamma (null: gamma = 0; the claim allows
+    gamma <= slope_max)."""
+    ds = [round(math.exp(x)) for x in data.xs]
+    tol = rule.boundary
+    plain = (f"{what} may grow by at most {(max(ds) / min(ds)) ** tol:.3g}x from d = {min(ds)} "
+             f"to {max(ds)} (gamma <= {tol:g})")
+    if not data.finite():
+        return {"effect_name": f"gamma ({what} proportional to d^gamma)", "tolerance": tol,
+                "tolerance_plain": plain, "p_pass_at_null": None, "effect_pass_80": None,
+                "effect_fail_80": None, "datasets": 0, "method": "undefined: censored seeds"}
+    return operating_characteristic(rule, data, lambda e: e, 0.0, tol, 3.0,
+                                    P["oc_datasets"], seed,
+                                    f"gamma ({what} proportional to d^gamma)", plain)
 
 
-def log_mean_ucb(values, alpha: float) -> float:
-    """exp of the one-sided Student-t upper bound of the mean of log v (a geometric-mean
-    bound); inf when a value is missing, zero or NaN."""
-    logs = [math.log(v) if v and v > 0 else math.nan for v in values]
-    return math.exp(mean_bound(logs, alpha, "upper")) if all(map(math.isfinite, logs)) \
-        else math.inf
-
-
-def growth_controls(P: dict, fits: dict, baseline: tuple[str, str, str], what: str) -> list:
-    """The two controls of a d-independence claim: the rule on a baseline whose complexity
-    grows with d (``baseline`` = (key in fits, name, description)), and on the fixed
-    pretraining budget (near the boundary)."""
+def growth_controls(P: dict, decisions: dict, baseline: tuple[str, str, str], what: str) -> list:
+    """The two controls of a d-independence claim, each rejected only on evidence (the lower
+    bound of its slope above slope_max): the rule on a baseline whose complexity grows with d
+    (``baseline`` = (key in decisions, name, description)), and on the fixed pretraining budget
+    (near the boundary)."""
     key, name, description = baseline
-    return [growth_control(name, description, fits[key]),
-            fixed_budget_control(P, fits["fixed-budget"], what)]
+    tol = P["slope_max"]
+    eff = lambda d: {"effect": finite(d.statistic),
+                     "effect_over_tolerance": finite(d.statistic / tol)}
+    fb = decisions["fixed-budget"]
+    return [decisions[key].control(name, description, **eff(decisions[key])),
+            fb.control("fixed pretraining budget",
+                       f"the rule on features pretrained with n1 = n2 = {fixed_budget_n(P)} "
+                       f"at every d (not grown with d: E_out and {what} rise with d)", **eff(fb))]
 
 
 def growth_details(fits: dict, what: str) -> dict:
@@ -172,45 +206,15 @@ def growth_details(fits: dict, what: str) -> dict:
             f"{what}_ci": {name: f["interval"] for name, f in fits.items()}}
 
 
-def growth_result(cid: str, ctx, P: dict, main: dict, what: str, provenance: str,
-                  alpha: float, **record) -> ClaimResult:
-    """The record of a d-independence claim (C2, C3): the slope of mean log ``what`` against
-    log d with its upper bound, against P['slope_max']; the slope's interval joins the details."""
-    record["details"] = {**record["details"], "n_fixed_budget": fixed_budget_n(P),
-                         "slope_ci": [finite(main["lcb"]), finite(main["ucb"])]}
+def growth_result(cid: str, ctx, P: dict, decision, what: str, provenance: str,
+                  **record) -> ClaimResult:
+    """The record of a d-independence claim (C2, C3): the Decision of the slope of mean log
+    ``what`` against log d against P['slope_max']."""
+    record["details"] = {**record["details"], "n_fixed_budget": fixed_budget_n(P)}
+    up = decision.confidence_bound
     return ClaimResult(
         id=cid, parameters=dict(P), statistic_name=f"slope of mean log {what} vs log d",
-        statistic=main["slope"], confidence_bound=main["ucb"], side="upper", alpha=alpha,
-        method=f"per-seed {what}, Welch-Satterthwaite t bound on the slope of the group means",
-        bound=P["slope_max"], bound_provenance=provenance,
+        primary=decision, bound_provenance=provenance,
+        plain=growth_plain(what, P["d_grid"], up, 1 - decision.alpha),
         seeds=[derive_seed(ctx.seed, "pretrain", d, s) for d in P["d_grid"]
                for s in range(P["seeds"])], device=ctx.device, **record)
-
-
-def growth_power(fit: dict, grid_limits: tuple[float, float], alpha: float, N: int,
-                 seed: int) -> dict:
-    """Power of the slope rule at this run's design and variance: the smallest gamma of the
-    family x* proportional to d^gamma that it detects with probability 0.8, the pass rate when
-    gamma = 0, and the detection rate of x* proportional to log d."""
-    ds = sorted(int(d) for d in fit["per_seed"])
-    xs = [math.log(d) for d in ds]
-    groups = [[math.log(v) if v and v > 0 else math.nan for v in fit["per_seed"][str(d)]]
-              for d in ds]
-    if not all(np.isfinite(g).all() for g in groups):
-        return PowerRecord("x* proportional to d^gamma (effect: gamma)", None, N,
-                           "undefined: censored seeds").record()
-    data = GroupData.of(xs, groups, math.log(grid_limits[0]), math.log(grid_limits[1]))
-    base = float(np.mean([np.mean(g) for g in groups]))
-    rule = SlopeRule(fit["threshold"], "upper", alpha)
-    rng = np.random.default_rng(seed)
-    trend = slope_trend(xs, base)
-    e80 = effect_80(rule, data, trend, 0.0, 3.0, N, rng)
-    draws = data.draws(rng, N)
-    pass0 = float(np.mean(rule.passes_batch(xs, data.datasets(draws, trend(0.0)))))
-    logd = [base + math.log(math.log(d)) - np.mean([math.log(math.log(e)) for e in ds]) for d in ds]
-    detect_log = 1.0 - float(np.mean(rule.passes_batch(xs, data.datasets(draws, logd))))
-    return PowerRecord("x* proportional to d^gamma (effect: gamma)", finite(e80), N,
-                       "synthetic per-seed data with this run's variance by d and pooled shape "
-                       "(checks/rules.py), bisection with common random numbers",
-                       {"pass_rate_gamma_0": pass0,
-                        "detection_rate_log_d": detect_log}).record()

@@ -1,5 +1,5 @@
-"""The `mtlcheck` command line (docs/design.md section 2): run, report, audit, sim pretrain,
-bench, and the QA verbs mutants, calibrate, counterexamples.
+"""The `mtlcheck` command line (docs/design.md section 2): run, report, verify, audit, sim
+pretrain, bench, and the QA verbs mutants, calibrate, counterexamples.
 
 Every value is validated against the declared parameter table (theory/params.py) under the
 name of its flag; a bad value prints one line on stderr naming the parameter, the allowed range
@@ -238,6 +238,26 @@ def _add_qa(sub):
     _common(p, device=False, seed=False, json_flag=True, threads=True)
 
 
+def _add_verify(sub):
+    p = sub.add_parser("verify", help="re-decide every component of a results.json from its "
+                                      "recorded inputs; check verdicts, margins and digest",
+                       description=(
+                           "Check a results.json for internal consistency with a small "
+                           "implementation of the decision rules that shares no code with the "
+                           "checks (qa/verify.py): every primary decision, subcheck and "
+                           "negative control is re-decided from the inputs and rule parameters "
+                           "its record keeps and compared with the recorded statistic, bounds "
+                           "and verdict; then each claim's verdict, margin, bound and false-pass "
+                           "bound, and the document's sha256 digest (any edit of the file). It "
+                           "does not rerun the simulations. Exit status: 0 everything agrees, 1 "
+                           "a mismatch (one line each, naming claim, component and field), 2 a "
+                           "file that cannot be read, is not JSON, breaks the results schema or "
+                           "predates the recorded evidence."))
+    p.add_argument("results", metavar="RESULTS", help="the results.json to verify")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object: ok, mismatches, digest, claims")
+
+
 def build_parser() -> argparse.ArgumentParser:
     top = _Parser(prog="mtlcheck", description=(
         "Theorem-consistency checker for 'Provable Multi-Task Representation Learning by "
@@ -245,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         "simulations, and a claim-by-claim verdict."))
     top.add_argument("--version", action="version", version=f"mtlcheck {__version__}")
     sub = top.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
-    for add in (_add_run, _add_report, _add_audit, _add_sim, _add_bench, _add_qa):
+    for add in (_add_run, _add_report, _add_verify, _add_audit, _add_sim, _add_bench, _add_qa):
         add(sub)
     return top
 
@@ -270,6 +290,9 @@ def _dispatch(args, parser) -> int:
     if verb == "report":
         from .reports.report_command import main_report
         return main_report(args)
+    if verb == "verify":
+        from .qa.verify import main_verify
+        return main_verify(args)
     if verb == "audit":
         if args.bounds is not None:
             from .qa.bound_audit import main_audit_bounds
@@ -299,8 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.verb is None:
-        print("mtlcheck: error: a verb is required: one of run, report, audit, sim, bench, "
-              "mutants, calibrate, counterexamples (see mtlcheck --help)", file=sys.stderr)
+        print("mtlcheck: error: a verb is required: one of run, report, verify, audit, sim, "
+              "bench, mutants, calibrate, counterexamples (see mtlcheck --help)", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         return _dispatch(args, parser)

@@ -1,16 +1,17 @@
-"""`mtlcheck calibrate`: each decision rule's false-pass rate at its boundary, in every regime a
-profile uses, and each claim's power; on synthetic data fitted to the real cells of a run
-(checks/rules.py: each group's measured spread, the pooled shape of the residuals, the
-grid's censoring).
+"""`mtlcheck calibrate`: each decision rule's error rate at every boundary, in every regime a
+profile uses, over a family of data shapes (docs/derivations.md section 10.3).
 
     mtlcheck calibrate [--datasets N] [--only RULE ...] [--results FILE] [--json]
 
-The real cells come from a quick run's results.json (default mtlcheck-out/results.json; when
-it is missing the quick profile is run first, into mtlcheck-out, which takes a few minutes).
-The full profile's regimes use the same measured variance with the full profile's group
-counts, replicates and grids (we have no full-profile cells on a CPU; said in every row). A rule
-passes its calibration when the Clopper-Pearson 95% upper bound of its false-pass rate is at
-most 1.25 alpha.
+Every rule is the object its claim decides with (checks/rules.py; the claim module builds both
+from one function), applied through its ``decide``. The real data are the inputs each rule
+consumed in a quick run (the record's components; default mtlcheck-out/results.json, run first
+when missing). For each (rule, regime, side) the truth is put exactly on that boundary and N
+synthetic datasets are drawn in each shape of checks/shapes.py; a false-pass rule's row counts
+passes, a false-alarm rule's row counts failures. A row is calibrated when the Clopper-Pearson
+95% upper bound of its rate is at most 1.25 alpha. The full profile's regimes use the quick
+run's spreads with the full profile's group counts and replicates (said in every row).
+Rules whose law at the boundary is exact (binomial counts, normal z-scores) have one shape.
 """
 from __future__ import annotations
 
@@ -23,31 +24,20 @@ import numpy as np
 
 from ..checks.claims import CLAIMS
 from ..checks.context import derive_seed
-from ..checks.profiles import ALPHA, NAMES as PROFILE_NAMES, profile
-from ..checks.rules import effect_80, false_pass, slope_trend
+from ..checks.profiles import NAMES as PROFILE_NAMES, profile
+from ..checks.rules import BinomialRule, ZRule
+from ..checks.shapes import SHAPES
 from ..checks.stats import clopper_pearson_upper
 from ..theory.params import ParameterError, validate
 
-__all__ = ["calibrate", "main_calibrate"]
+__all__ = ["calibrate", "main_calibrate", "TOLERANCE"]
 
 TOLERANCE = 1.25          # calibrated: upper95 <= TOLERANCE * alpha
 
 
-def _row(rule, prof, regime, N, k, exact=None, error="false pass", note=""):
-    up = clopper_pearson_upper(k, N, 0.05)
-    out = {"rule": rule, "regime": f"{prof}: {regime}", "alpha": ALPHA, "datasets": N,
-           "false_pass": k / N, "upper95": up, "error": error,
-           "calibrated": up <= TOLERANCE * ALPHA}
-    if exact is not None:
-        out["exact"] = exact
-    if note:
-        out["note"] = note
-    return out
-
-
 def _rng(seed: int, *labels) -> np.random.Generator:
-    """Each rule x profile draws from its own stream, so a row does not depend on which other
-    rules were selected (--only)."""
+    """Each row draws from its own stream, so a row does not depend on which other rules were
+    selected (--only)."""
     return np.random.default_rng(derive_seed(seed, "calibrate", *labels))
 
 
@@ -55,11 +45,43 @@ def _selected(name: str, only) -> bool:
     return not only or any(o.lower() in name.lower() for o in only)
 
 
+def shapes_of(rule) -> tuple:
+    """The data shapes a rule is calibrated on: every shape of checks/shapes.py, or the one
+    exact law of a binomial count or of normal z-scores."""
+    if isinstance(rule, BinomialRule):
+        return ("binomial (exact law)",)
+    if isinstance(rule, ZRule):
+        return ("normal z-scores (CLT over the Monte Carlo samples)",)
+    return SHAPES
+
+
+def rows_of(name: str, rule, real, sizes, regime: str, prof: str, N: int, seed: int) -> list:
+    """One row per (side, shape): the rule's error rate with the truth on that boundary."""
+    out = []
+    for side, truth in rule.boundaries():
+        for shape in shapes_of(rule):
+            data = rule.synthetic(real, truth, shape, N, _rng(seed, name, prof, side, shape),
+                                  sizes)
+            ok = np.array([rule.decide(x).ok for x in data])
+            k = int(ok.sum()) if rule.error == "false pass" else int((~ok).sum())
+            up = clopper_pearson_upper(k, N, 0.05)
+            row = {"rule": name, "regime": f"{prof}: {regime}", "side": side, "shape": shape,
+                   "boundary": truth, "alpha": rule.alpha, "datasets": N, "rate": k / N,
+                   "upper95": up, "error": rule.error,
+                   "calibrated": up <= TOLERANCE * rule.alpha}
+            if isinstance(rule, BinomialRule):
+                p = rule.ok_probability(truth, sizes)
+                row["exact"] = p if rule.error == "false pass" else 1 - p
+            if prof != "quick":
+                row["note"] = "spread measured on quick-profile cells, full-profile design"
+            out.append(row)
+    return out
+
+
 def calibrate(claims: dict, N: int, seed: int = 0, only=None, progress=lambda m: None) -> dict:
-    """Every rule x regime (whose name contains a word of ``only``, when given) of every
-    registered claim at its boundary, N synthetic datasets each: the rules fitted to a run's
-    data for the claims present in ``claims``, the exactly known (binomial) ones of every claim;
-    and each claim's power at the quick and full designs."""
+    """Every rule x regime x boundary x shape (rules whose name contains a word of ``only``,
+    when given) of every registered claim present in ``claims``; N datasets each. ``worst``
+    holds, per (rule, regime, side), the row of the largest upper bound."""
     rows = []
     for cid, check in CLAIMS.items():
         if cid not in claims:
@@ -68,45 +90,19 @@ def calibrate(claims: dict, N: int, seed: int = 0, only=None, progress=lambda m:
             if not _selected(cal.name, only):
                 continue
             for prof in PROFILE_NAMES:
-                rule, data, trend, regime = cal.build(claims[cid], profile(prof, cid))
-                fp = false_pass(rule, data, trend, N, _rng(seed, cal.name, prof))
-                rows.append(_row(cal.name, prof, regime, N, fp["passes"],
-                                 note="" if prof == "quick" else
-                                 "variance measured on quick-profile cells, full-profile design"))
-                progress(f"calibrate: {cal.name} [{prof}]: {fp['passes']}/{N} passes "
-                         f"(upper95 {rows[-1]['upper95']:.4f})")
-    for cid, check in CLAIMS.items():
-        # rules whose law is known exactly (binomial) need no run's data; kept by their names
-        fixed = getattr(check.module, "calibration_rows", None)
-        for prof in PROFILE_NAMES if fixed else ():
-            made = fixed(profile(prof, cid), N, _rng(seed, cid, "rows", prof),
-                         lambda rule, regime, *a, **k: _row(rule, prof, regime, *a, **k))
-            rows += [r for r in made if _selected(r["rule"], only)]
-    return {"rules": rows, "power": _power(claims, min(N, 4000), seed)}
-
-
-def _power(claims, N, seed) -> list[dict]:
-    """Each claim's power (as before --only existed: every claim of the results file)."""
-    out = []
-    for cid, check in CLAIMS.items():
-        if cid not in claims:
-            continue
-        pw = getattr(check.module, "POWER", None)
-        if pw is None:
-            rec = claims[cid].get("power")
-            if rec:
-                out.append({"claim": cid, "profile": "quick", "regime": "as run",
-                            "alternative": rec["alternative"], "effect_80": rec["effect_80"],
-                            "datasets": rec["datasets"]})
-            continue
-        for prof in PROFILE_NAMES:
-            rule, data, _, regime = pw.build(claims[cid], profile(prof, cid))
-            base = float(np.mean([v for g in data.values for v in g]))
-            e80 = effect_80(rule, data, slope_trend(data.xs, base), pw.lo, pw.hi, N,
-                            _rng(seed, cid, "power", prof))
-            out.append({"claim": cid, "profile": prof, "regime": regime,
-                        "alternative": pw.alternative, "effect_80": e80, "datasets": N})
-    return out
+                rule, real, sizes, regime = cal.build(claims[cid], profile(prof, cid))
+                made = rows_of(cal.name, rule, real, sizes, regime, prof, N, seed)
+                rows += made
+                worst = max(made, key=lambda r: r["upper95"])
+                progress(f"calibrate: {cal.name} [{prof}]: {len(made)} rows, worst "
+                         f"{worst['rate']:.4f} (upper95 {worst['upper95']:.4f}, "
+                         f"{worst['shape']}, {worst['side']})")
+    worst: dict = {}
+    for r in rows:
+        k = (r["rule"], r["regime"], r["side"])
+        if k not in worst or r["upper95"] > worst[k]["upper95"]:
+            worst[k] = r
+    return {"rules": rows, "worst": list(worst.values())}
 
 
 def _claims_of(path: str, progress) -> dict:
@@ -143,13 +139,11 @@ def main_calibrate(args) -> int:
         print(json.dumps(out, allow_nan=False))
     else:
         from tabulate import tabulate
-        print(tabulate([[r["rule"][:60], r["regime"][:34], r["datasets"],
-                         f"{r['false_pass']:.4f}", f"{r['upper95']:.4f}",
-                         "yes" if r["calibrated"] else "NO"] for r in out["rules"]],
-                       headers=["rule", "regime", "datasets", "false pass", "upper95",
-                                f"<= {TOLERANCE * ALPHA:g}"]))
-        print()
-        print(tabulate([[p["claim"], p.get("profile", ""), p["alternative"], p["effect_80"],
-                         p["datasets"]] for p in out["power"]],
-                       headers=["claim", "profile", "alternative", "effect_80", "datasets"]))
+        print(tabulate([[r["rule"][:56], r["regime"][:30], r["side"], r["shape"][:24],
+                         f"{r['rate']:.4f}", f"{r['upper95']:.4f}",
+                         "yes" if r["calibrated"] else "NO"] for r in out["worst"]],
+                       headers=["rule", "regime", "side", "worst shape", "rate", "upper95",
+                                f"<= {TOLERANCE:g} alpha"]))
+        print(f"\n{len(out['rules'])} rows ({len(out['worst'])} rule x regime x side, each on "
+              f"its shapes); the worst shape of each is shown.")
     return 0 if all(r["calibrated"] for r in out["rules"]) else 1

@@ -104,9 +104,14 @@ def _claim_section(c: ClaimRecord, spec: dict, figs: dict, tables: dict) -> str:
     controls = "; ".join(f"{TB.esc(x.name)}: statistic {TB.num(x.statistic)}, bound "
                          f"{TB.num(x.confidence_bound)}, \\emph{{{x.verdict}}}"
                          for x in c.controls)
-    power = ("not measured" if c.power is None else
-             f"{TB.esc(c.power.alternative)}: detected with probability 0.8 from effect "
-             f"{TB.num(c.power.effect_80, 3)} ({c.power.datasets} synthetic datasets).")
+    power = ("not measured" if c.oc is None else
+             f"{TB.esc(c.plain)}. Effect: {TB.esc(c.oc.effect_name)}; the claim allows "
+             f"{TB.esc(c.oc.tolerance_plain)}. P(pass) when the claim holds exactly: "
+             f"{TB.num(c.oc.p_pass_at_null, 3)}; passes with probability at least 0.8 up to an "
+             f"effect of {TB.num(c.oc.effect_pass_80, 3)}; fails with probability at least 0.8 "
+             f"from {TB.num(c.oc.effect_fail_80, 3)} ({c.oc.datasets} synthetic datasets). "
+             f"False-pass bound (intersection-union): "
+             f"{TB.num(c.error_bounds.get('false_pass'), 3)}.")
     extra = ""
     if spec.get("extra_detail") and c.details.get(spec["extra_detail"]):
         extra = "\\textit{What is established:} " + TB.esc(c.details[spec["extra_detail"]])
@@ -119,7 +124,7 @@ def _claim_section(c: ClaimRecord, spec: dict, figs: dict, tables: dict) -> str:
 
 def _tables(res: Results, sections: dict, audit, calibration) -> dict:
     out = {"claims_summary.tex": TB.claims_summary(res),
-           "claims_statements.tex": TB.claims_statements(res), "power.tex": TB.power_table(res)}
+           "claims_statements.tex": TB.claims_statements(res), "power.tex": TB.oc_table(res)}
     for cid, claim in res.claims.items():
         for name, builder, _ in sections[cid]["tables"]:
             out[name] = getattr(TB, builder)(claim)
@@ -153,9 +158,12 @@ def write(results: dict, audit: dict | None, out: str, calibration: dict | None 
                       "verdict and how many negative controls were rejected.")
                + _table("claims_statements.tex", "The checkable statement of each claim, where "
                         "it comes from, and its negative controls.")
-               + _table("power.tex", "What this suite can detect: for each claim a family of "
-                        "alternatives and the smallest effect its rule detects with probability "
-                        "0.8 at this profile's design and this run's variance.", "tab:power"))
+               + _table("power.tex", "The operating characteristic of each claim's primary rule, by "
+                        "simulation of that rule at this run's variance: the effect, the claim's "
+                        "tolerance, P(pass) when the claim holds exactly, the largest effect that "
+                        "still passes with probability 0.8, the smallest effect beyond the "
+                        "tolerance that fails with probability 0.8, and the claim's false-pass "
+                        "bound.", "tab:power"))
     audit_sec = ""
     if audit:
         audit_sec = ("\\section{Constants audit}\nFor every derived result: the value the proof "

@@ -31,13 +31,17 @@ class Subcheck:
 
 
 @dataclass(frozen=True)
-class Power:
-    alternative: str
-    effect_80: float | None
+class OperatingCharacteristic:
+    """A claim record's operating_characteristic (checks/rules.py)."""
+
+    effect_name: str
+    tolerance: float
+    tolerance_plain: str
+    p_pass_at_null: float | None
+    effect_pass_80: float | None
+    effect_fail_80: float | None
     datasets: int
     method: str
-    pass_rate_gamma_0: float | None = None
-    detection_rate_log_d: float | None = None
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,9 @@ class ClaimRecord:
     verdict_reason: str
     subchecks: tuple
     controls: tuple
-    power: Power | None
+    oc: OperatingCharacteristic | None
+    plain: str
+    error_bounds: dict
     parameters: dict
     details: dict
     device: str
@@ -72,7 +78,7 @@ class ClaimRecord:
             {"name": "control", "description": rec["negative_control"]["description"],
              "statistic": None, "confidence_bound": None,
              "verdict": rec["negative_control"]["verdict"]}]
-        p = rec.get("power")
+        p = rec.get("operating_characteristic")
         return ClaimRecord(
             rec["id"], rec["title"], rec["statement"], rec.get("statement_latex") or "",
             tuple(rec["provenance"]), rec["statistic"]["name"], _num(rec["statistic"]["value"]),
@@ -82,9 +88,11 @@ class ClaimRecord:
                            _num(s["bound"]), s["side"], s["verdict"]) for s in rec["subchecks"]),
             tuple(Control(c["name"], c.get("description", ""), _num(c["statistic"]),
                           _num(c["confidence_bound"]), c["verdict"]) for c in controls),
-            None if not p else Power(p["alternative"], _num(p["effect_80"]), int(p["datasets"]),
-                                     p["method"], _num(p.get("pass_rate_gamma_0")),
-                                     _num(p.get("detection_rate_log_d"))),
+            None if not p else OperatingCharacteristic(
+                p["effect_name"], float(p["tolerance"]), p["tolerance_plain"],
+                _num(p["p_pass_at_null"]), _num(p["effect_pass_80"]), _num(p["effect_fail_80"]),
+                int(p["datasets"]), p["method"]),
+            cb.get("plain", ""), rec.get("error_bounds", {}),
             rec["parameters"], rec["details"], rec["device"], float(rec["wall_s"]))
 
     @property

@@ -12,7 +12,7 @@ import re
 
 from .records import C1Details, ClaimRecord, Curves, Results
 
-__all__ = ["num", "esc", "booktabs", "claims_summary", "claims_statements", "power_table",
+__all__ = ["num", "esc", "booktabs", "claims_summary", "claims_statements", "oc_table",
            "calibration_table", "eout_table", "nstar_table", "mstar_table", "c5_table",
            "audit_table", "audit_steps_table", "ceiling_text", "macros", "macro_name"]
 
@@ -136,32 +136,33 @@ def claims_statements(res: Results) -> str:
                     "l p{6.2cm} p{3.0cm} p{4.4cm}")
 
 
-def power_table(res: Results) -> str:
-    """What this suite can detect: per claim, the family of alternatives and the smallest effect
-    detected with probability 0.8 at this profile's design."""
+def oc_table(res: Results) -> str:
+    """What a pass guarantees and what the check could detect: per claim, the effect, the
+    claim's tolerance in plain words, P(pass) when the claim holds exactly, the largest effect
+    that still passes with probability >= 0.8 and the smallest effect beyond the tolerance that
+    fails with probability >= 0.8 (the operating characteristic), and the claim's false-pass
+    bound (intersection-union)."""
     rows = []
     for c in res.claims.values():
-        if c.power is None:
-            rows.append([c.id, "not measured", "", "", ""])
+        fp = c.error_bounds.get("false_pass")
+        if c.oc is None:
+            rows.append([c.id, "not measured", "", "", "", "", num(fp, 3)])
             continue
-        extra = []
-        if c.power.pass_rate_gamma_0 is not None:
-            extra.append(f"pass rate when gamma = 0: {num(c.power.pass_rate_gamma_0, 3)}")
-        if c.power.detection_rate_log_d is not None:
-            extra.append(f"detects growth like log d with probability "
-                         f"{num(c.power.detection_rate_log_d, 3)}")
-        rows.append([c.id, c.power.alternative, num(c.power.effect_80, 3),
-                     str(c.power.datasets), "; ".join(extra)])
-    return booktabs(rows, ["id", "alternatives", "effect detected w.p. 0.8", "datasets",
-                           "also"], "l p{5.0cm} r r p{5.0cm}")
+        rows.append([c.id, c.oc.effect_name, c.oc.tolerance_plain, num(c.oc.p_pass_at_null, 3),
+                     num(c.oc.effect_pass_80, 3), num(c.oc.effect_fail_80, 3), num(fp, 3)])
+    return booktabs(rows, ["id", "effect", "tolerance", "P(pass), null", "pass 0.8 to",
+                           "fail 0.8 from", "false pass"],
+                    "l p{2.9cm} p{3.9cm} r r r r")
 
 
 def calibration_table(cal: dict) -> str:
-    rows = [[r["rule"], r["regime"], str(r["datasets"]), num(r["false_pass"], 3),
-             num(r["upper95"], 3), "yes" if r["upper95"] <= 1.25 * r["alpha"] else "NO"]
-            for r in cal["rules"]]
-    return booktabs(rows, ["decision rule", "regime", "datasets", "false pass", "95% upper",
-                           "<= 1.25 alpha"], "p{5.6cm} p{4.0cm} r r r l", BLOCK_LINES)
+    rows = [[r["rule"], r["regime"], r.get("side", ""), r.get("shape", ""), str(r["datasets"]),
+             num(r["rate"], 3), num(r["upper95"], 3),
+             "yes" if r["upper95"] <= 1.25 * r["alpha"] else "NO"]
+            for r in cal.get("worst", cal["rules"])]
+    return booktabs(rows, ["decision rule", "regime", "side", "worst shape", "datasets", "rate",
+                           "95% upper", "<= 1.25 alpha"], "p{4.4cm} p{3.2cm} l p{2.2cm} r r r l",
+                    BLOCK_LINES)
 
 
 def _mean_sd(xs):
@@ -305,8 +306,8 @@ def macros(res: Results, audit: dict | None = None) -> str:
         add(macro_name(c.id, "margin"), num(c.margin))
         add(macro_name(c.id, "verdict"), c.verdict)
         add(macro_name(c.id, "negative control"), f"{c.controls_rejected} rejected")
-        if c.power is not None:
-            add(macro_name(c.id, "effect eighty"), num(c.power.effect_80, 3))
+        if c.oc is not None:
+            add(macro_name(c.id, "pass eighty"), num(c.oc.effect_pass_80, 3))
         for key in ("n_star", "m_star"):
             for model, per_d in c.details.get(key, {}).items():
                 for dd, v in per_d.items():

@@ -16,6 +16,7 @@ import pytest
 from mtlcheck.checks.claims import c2_sample_complexity as C2
 from mtlcheck.checks.claims import c3_neuron_complexity as C3
 from mtlcheck.checks.profiles import ALPHA, geometric
+from mtlcheck.checks.rules import SlopeRule
 from mtlcheck.checks.sweeps import growth_fit, pretrain_cell, seed_crossings
 from mtlcheck.theory.bounds import budget_n
 
@@ -36,7 +37,7 @@ def _fit(grid, curves_by_d, eps):
     per_d, cens = {}, {}
     for d, curves in curves_by_d.items():
         per_d[d], cens[d] = seed_crossings(grid, curves, eps)
-    return growth_fit(per_d, cens, ALPHA, 0.25)
+    return growth_fit(per_d, cens, SlopeRule("<=", 0.25, ALPHA))[0]
 
 
 def test_c2_bound_subcheck_fails_for_a_probe_that_wastes_samples(pre):
@@ -48,8 +49,8 @@ def test_c2_bound_subcheck_fails_for_a_probe_that_wastes_samples(pre):
                   for s in range(SEEDS)] for d in D_GRID}
     real = _fit(grid, curves, P["eps"])
     sub, bounds = C2._bound_subcheck(P, pre, real)
-    assert sub["verdict"] == "pass" and 0 < sub["confidence_bound"] < 1
-    slack = 1 / sub["confidence_bound"]          # the smallest K the subcheck can catch
+    assert sub["verdict"] == "pass" and 0 < sub["ratio_ucb"] < 1
+    slack = 1 / sub["ratio_ucb"]                 # the smallest K the subcheck can catch
     for K in (2.0 * slack, 4.0 * slack):
         deg = _fit([K * n for n in grid], curves, P["eps"])
         assert deg["slope"] == pytest.approx(real["slope"], abs=1e-9)      # blind slope
@@ -69,7 +70,7 @@ def test_c3_bound_subcheck_fails_for_a_probe_that_wastes_neurons(pre):
     sub, mb = C3._bound_subcheck(P, cells, real)
     assert sub["verdict"] == "pass", sub
     # a probe that uses one neuron in K: its risk at width K m is the real risk at width m
-    K = 2.0 / sub["confidence_bound"]
+    K = 2.0 / sub["ratio_ucb"]
     deg = _fit([K * w for w in widths], curves, P["eps"])
     assert deg["slope"] == pytest.approx(real["slope"], abs=1e-9)
     sub_deg, _ = C3._bound_subcheck(P, cells, deg)

@@ -1,50 +1,100 @@
-"""Calibration and power (mtlcheck calibrate): every decision rule, in every regime a profile
-uses, passes at its boundary no more often than its alpha allows, on synthetic data fitted to a
-real quick run's cells; results.json carries each claim's power and at least two negative
-controls, each rejected with a finite statistic."""
+"""Calibration and the operating characteristic (mtlcheck calibrate): every decision rule, in
+every regime a profile uses, at each of its boundaries and on every data shape, errs no more
+often than its alpha allows, on synthetic data fitted to a real quick run's inputs; the rule
+objects that calibrate exercises are the ones that decide; results.json carries each claim's
+operating characteristic, its intersection-union error bound and negative controls rejected on
+evidence."""
 import json
 import math
 import pathlib
+import shutil
 import subprocess
 import sys
+from types import SimpleNamespace
 
 from mtlcheck.checks.claims import CLAIMS
+from mtlcheck.checks.rules import OC_FIELDS
 
 MT = [sys.executable, "-m", "mtlcheck"]
 
 
-def test_every_rule_is_calibrated_at_its_boundary(quick_run):
+def test_every_rule_is_calibrated_at_every_boundary_on_every_shape(quick_run):
     results = pathlib.Path(quick_run) / "results.json"
-    p = subprocess.run(MT + ["calibrate", "--results", str(results), "--datasets", "10000",
-                             "--json"], capture_output=True, text=True, timeout=900)
+    p = subprocess.run(MT + ["calibrate", "--results", str(results), "--datasets", "2000",
+                             "--json", "--threads", "2"], capture_output=True, text=True,
+                       timeout=1800)
     assert p.returncode in (0, 1), p.stderr[-2000:]
-    out = json.loads(p.stdout)
-    rows = out["rules"]
+    rows = json.loads(p.stdout)["rules"]
+    shapes: dict = {}
+    for r in rows:
+        shapes.setdefault((r["rule"], r["regime"], r["side"]), set()).add(r["shape"])
+        assert r["datasets"] >= 2000
+        assert r["upper95"] <= 0.0625, r
     regimes = {(r["rule"], r["regime"].split(":")[0]) for r in rows}
     for check in CLAIMS.values():           # every rule of every claim, in both profiles' regimes
         for cal in check.calibrations:
             assert {(cal.name, "quick"), (cal.name, "full")} <= regimes, cal.name
-    for r in rows:
-        assert r["datasets"] >= 2000
-        assert r["upper95"] <= 0.0625, r
+    for key, found in shapes.items():       # four shapes or more, except exact laws
+        assert len(found) >= 4 or all("exact" in s or "z-scores" in s for s in found), key
+    scale = {side for (rule, regime, side) in shapes if rule.startswith("C6 scale")}
+    assert scale == {"lower", "upper"}       # both boundaries of the equivalence
     assert p.returncode == 0
-    claims = {q["claim"] for q in out["power"]}
-    assert set(CLAIMS) <= claims
 
 
-def test_results_carry_power_and_rejected_controls(quick_run):
+def test_a_patched_rule_changes_both_the_verdict_and_the_calibration(quick_run, tmp_path,
+                                                                     monkeypatch):
+    """What calibrate exercises is what decides: MeanRule.decide patched to pass everything
+    makes C6's scale rule pass at its boundary in calibrate and its controls accepted in the
+    claim's verdict."""
+    from mtlcheck.checks import rules
+    from mtlcheck.qa.calibrate import calibrate
+    from mtlcheck.runner import main_run
+    doc = json.loads((pathlib.Path(quick_run) / "results.json").read_text())
+    c6 = {c["id"]: c for c in doc["claims"]}["C6"]
+    before = calibrate({"C6": c6}, 2000, only=["C6 scale"])["rules"]
+    original = rules.MeanRule.decide
+
+    def always_pass(self, data):
+        d = original(self, data)
+        d.passed, d.refuted = True, False
+        return d
+
+    monkeypatch.setattr(rules.MeanRule, "decide", always_pass)
+    after = calibrate({"C6": c6}, 2000, only=["C6 scale"])["rules"]
+    assert max(r["rate"] for r in before) <= 0.0625 and min(r["rate"] for r in after) == 1.0
+    out = tmp_path / "out"
+    shutil.copytree(quick_run, out)
+    main_run(SimpleNamespace(profile="quick", seed=0, device="cpu", out=str(out), fresh=False,
+                             only=["C6"], threads=2, executor="local", address=None))
+    rec = {c["id"]: c for c in json.loads((out / "results.json").read_text())["claims"]}["C6"]
+    assert rec["verdict"] == "fail" and "negative control accepted" in rec["verdict_reason"]
+
+
+def test_results_carry_the_operating_characteristic_and_controls_rejected_on_evidence(quick_run):
     doc = json.loads((pathlib.Path(quick_run) / "results.json").read_text())
     by = {c["id"]: c for c in doc["claims"]}
     assert list(by) == list(CLAIMS)
     for c in by.values():
-        assert c["power"] and {"alternative", "effect_80", "datasets", "method"} <= set(c["power"])
-        assert len(c["negative_controls"]) >= 2, c["id"]
+        oc = c["operating_characteristic"]
+        assert set(OC_FIELDS) <= set(oc), c["id"]
+        for k in ("tolerance", "p_pass_at_null", "effect_pass_80", "effect_fail_80"):
+            assert oc[k] is not None and math.isfinite(oc[k]), (c["id"], k)
+        assert oc["tolerance_plain"] and c["confidence_bound"]["plain"]
+        assert c["error_bounds"]["false_pass"] <= 0.05, c["id"]
+        rejected = [x for x in c["negative_controls"] if x["verdict"] == "rejected"]
+        assert len(rejected) >= 2, c["id"]
         for ctl in c["negative_controls"]:
-            assert ctl["verdict"] == "rejected", (c["id"], ctl)
-            assert math.isfinite(ctl["statistic"]) and math.isfinite(ctl["confidence_bound"])
-    # the quick profile's targets: gamma = 0.5 detected for C2 and C3, a 5% constant for C6
-    assert by["C2"]["power"]["effect_80"] <= 0.5 and by["C3"]["power"]["effect_80"] <= 0.5
-    assert by["C6"]["power"]["effect_80"] <= 0.05
+            assert {"name", "statistic", "confidence_bound", "boundary", "relation",
+                    "verdict"} <= set(ctl)
+        for ctl in rejected:                # its own bound lies beyond the claim's boundary
+            beyond = (ctl["confidence_bound"] > ctl["boundary"] if ctl["relation"] == "<="
+                      else ctl["confidence_bound"] < ctl["boundary"])
+            assert beyond, (c["id"], ctl["name"])
+        near = [x for x in rejected if x.get("effect_over_tolerance") is not None
+                and x["effect_over_tolerance"] <= 2.0]
+        assert near, c["id"]                # one control within twice the tolerance
+    assert by["C2"]["operating_characteristic"]["p_pass_at_null"] >= 0.9
+    assert by["C3"]["operating_characteristic"]["p_pass_at_null"] >= 0.9
 
 
 def test_calibrate_refuses_too_few_datasets(quick_run):

@@ -148,10 +148,10 @@ def _long_audit_and_calibration(tmp_path):
              "loose_or_vacuous": []}
     rules = [{"rule": f"rule {i}: Student-t UCB of the slope of mean log n* vs log d <= 0.25",
               "regime": f"quick: 6 d x 10 seeds, grid [4, 512], case {i}", "alpha": 0.05,
-              "datasets": 10000, "false_pass": 0.05, "upper95": 0.0548, "error": "false pass",
-              "calibrated": True} for i in range(60)]
+              "side": "upper", "shape": "pooled bootstrap", "datasets": 10000, "rate": 0.05,
+              "upper95": 0.0548, "error": "false pass", "calibrated": True} for i in range(60)]
     (tmp_path / "audit.json").write_text(json.dumps(audit))
-    (tmp_path / "cal.json").write_text(json.dumps({"rules": rules, "power": []}))
+    (tmp_path / "cal.json").write_text(json.dumps({"rules": rules, "worst": rules}))
     return rows, rules
 
 

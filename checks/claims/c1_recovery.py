@@ -12,14 +12,12 @@ import math
 import numpy as np
 
 from ...theory.bounds import e_out_prediction_fn
-from ..rules import (EquivalenceRule, GroupData, PowerRecord, SlopeRule, all_finite, effect_80,
-                           slope_trend)
+from ..rules import AllOf, EveryPoint, Groups, MeanRule, SlopeRule, operating_characteristic
 from ..context import derive_seed
-from ..record import ClaimResult, Timer, finite, nanmax, negative_control_record, subcheck
+from ..record import ClaimResult, Timer, finite
 from ..executor import Cell
 from ..profiles import ALPHA, profile
-from ..regimes import Calibration, Power, mean_regime, slope_regime, sorted_groups
-from ..stats import group_slope_bound, mean_bound
+from ..regimes import Calibration, groups_calibration, points_calibration
 from ..sweeps import pretrained
 
 __all__ = ["decide", "pretrain_configs", "rule", "run_cell"]
@@ -32,12 +30,12 @@ PROFILE = {
     "quick": dict(d=64, r=3, n=256, m=128, T_grid=[4, 16, 64, 256], n_grid=[64, 256, 1024],
                   T_for_n=64, seeds=24, control_seeds=8, weak_n1=1, iso_tau=0.5,
                   slope_max=-0.1, pred_d=16, pred_r=3, pred_n=64, pred_T_grid=[16, 64, 256],
-                  pred_seeds=192, pred_tol=0.05, power_datasets=1000),
+                  pred_seeds=192, pred_tol=0.05, oc_datasets=1000),
     "full": dict(d=256, r=4, n=1024, m=512, T_grid=[4, 16, 64, 256, 1024],
                  n_grid=[128, 512, 2048, 8192], T_for_n=256, seeds=48, control_seeds=12,
                  weak_n1=1, iso_tau=0.5, slope_max=-0.1, pred_d=32, pred_r=4, pred_n=128,
                  pred_T_grid=[16, 64, 256, 1024], pred_seeds=192, pred_tol=0.03,
-                 power_datasets=4000),
+                 oc_datasets=4000),
 }
 
 def run_cell(device: str, d: int, r: int, T: int, n1: int, n2: int, m: int, noise: float,
@@ -78,43 +76,58 @@ def _cells(ctx, P):
     return cells
 
 
-def _logs(runs, key="E_out"):
+def rate_rule(P) -> SlopeRule:
+    """E_out falls with T (or n): the upper bound of the slope of mean log E_out against
+    log T at most slope_max."""
+    return SlopeRule("<=", P["slope_max"], ALPHA)
+
+
+def isotropy_rule(P) -> MeanRule:
+    """All r directions covered at the largest T: the lower bound of the mean isotropy
+    sigma_r / sigma_1 at least iso_tau."""
+    return MeanRule(">=", P["iso_tau"], ALPHA)
+
+
+def claim_rule(P) -> AllOf:
+    """The C1 rule as its negative controls see it: the rate AND the isotropy."""
+    return AllOf((rate_rule(P), isotropy_rule(P)))
+
+
+def prediction_rule(P) -> EveryPoint:
+    """The derived prediction (a) agrees within pred_tol at every T: per T, both Student-t
+    bounds of mean E_out / prediction within 1 +- pred_tol (two one-sided tests, each at alpha:
+    an intersection-union test, no Bonferroni over T or sides)."""
+    return EveryPoint(lambda a: MeanRule("within", 1.0, a, tol=P["pred_tol"]), ALPHA)
+
+
+def _logs(runs, key="E_out") -> Groups:
     xs = sorted(runs)
-    return [math.log(x) for x in xs], [[math.log(c[key]) if c[key] and c[key] > 0 else math.nan
-                                        for c in runs[x]] for x in xs]
+    return Groups.of([math.log(x) for x in xs],
+                     [[math.log(c[key]) if c[key] and c[key] > 0 else math.nan for c in runs[x]]
+                      for x in xs])
 
 
-def _prediction_subcheck(runs, P, alpha, pred):
-    k = len(runs)
-    bounds, gaps = [], {}
+def _iso(runs_T) -> Groups:
+    return Groups.one([c["isotropy"] for c in runs_T[max(runs_T)]])
+
+
+def rule(runs_T, P):
+    """The C1 rule on a T sweep (claim_rule): the Decision on (rate, isotropy)."""
+    return claim_rule(P).decide((_logs(runs_T), _iso(runs_T)))
+
+
+def _prediction_subcheck(runs, P, pred):
+    data, gaps = [], {}
     for T in sorted(runs):
         e = [c["E_out"] for c in runs[T]]
         p = pred(P["pred_d"], P["pred_r"], T, P["pred_n"], P["pred_n"])
-        lo = mean_bound(e, alpha / (2 * k), "lower")
-        hi = mean_bound(e, alpha / (2 * k), "upper")
-        # upper confidence bound on |E[E_out]/prediction - 1|: agreement must be shown
-        bounds.append(max(hi / p - 1, 1 - lo / p))
-        gaps[str(T)] = {"mean": sum(e) / len(e), "prediction": p,
-                        "gap": sum(e) / len(e) / p - 1, "gap_ucb": bounds[-1]}
-    return subcheck(f"derived prediction (a) of E[E_out] agrees within {P['pred_tol']:.0%} at "
-                    f"d={P['pred_d']}, r={P['pred_r']}, n1=n2={P['pred_n']} (max over T of the "
-                    "upper bound on |mean/prediction - 1|)",
-                    nanmax(abs(g["gap"]) for g in gaps.values()), nanmax(bounds), P["pred_tol"],
-                    "upper", alpha, "Student t over seeds, two-sided, Bonferroni over T",
-                    per_T=gaps)
-
-
-def rule(runs_T, P, alpha) -> dict:
-    """The C1 rule on a T sweep: the slope of mean log E_out against log T (upper bound <=
-    slope_max) and the isotropy at the largest T (lower bound >= iso_tau)."""
-    xs, groups = _logs(runs_T)
-    fit = group_slope_bound(xs, groups, alpha, "upper")
-    iso = [c["isotropy"] for c in runs_T[max(runs_T)]]
-    iso_lcb = mean_bound(iso, alpha, "lower")
-    passes = (math.isfinite(fit.bound) and fit.bound <= P["slope_max"]
-              and math.isfinite(iso_lcb) and iso_lcb >= P["iso_tau"])
-    return {"slope": fit.slope, "ucb": fit.bound, "se": fit.se, "isotropy": float(np.mean(iso)),
-            "isotropy_lcb": iso_lcb, "passes": passes}
+        data.append(Groups.one([v / p for v in e]))
+        gaps[str(T)] = {"mean": sum(e) / len(e), "prediction": p, "gap": sum(e) / len(e) / p - 1}
+    dec = prediction_rule(P).decide(data)
+    return dec.component(f"derived prediction (a) of E[E_out] agrees within {P['pred_tol']:.0%} "
+                         f"at d={P['pred_d']}, r={P['pred_r']}, n1=n2={P['pred_n']} (max over T "
+                         "of the upper bound on |mean/prediction - 1|)", "prediction",
+                         per_T=gaps)
 
 
 def _group(cells, values):
@@ -124,21 +137,27 @@ def _group(cells, values):
     return out
 
 
-def _power(runs_T, P, alpha, seed) -> dict:
-    """Power of the rate rule: the slope s of E_out proportional to T^s it detects (fails)
-    with probability 0.8, at this run's variance by T."""
-    xs, groups = _logs(runs_T)
-    alt = f"E_out proportional to T^s (effect: s; the claim needs s <= {P['slope_max']})"
-    if not all_finite(groups):
-        return PowerRecord(alt, None, P["power_datasets"], "undefined: a run has no finite "
-                           "log E_out").record()
-    data = GroupData.of(xs, groups)
-    rule_ = SlopeRule(P["slope_max"], "upper", alpha)
-    e80 = effect_80(rule_, data, slope_trend(xs), -2.0, 0.5, P["power_datasets"],
-                    np.random.default_rng(seed))
-    return PowerRecord(alt, finite(e80), P["power_datasets"],
-                       "synthetic per-seed log E_out with this run's variance by T "
-                       "(checks/rules.py), bisection with common random numbers").record()
+def _null_slope(P, pred) -> float:
+    """The slope of log E_out against log T when E_out follows the derived prediction (a) at
+    the T sweep's design: the claim holding exactly."""
+    xs = np.log(P["T_grid"])
+    ys = np.log([pred(P["d"], P["r"], T, P["n"], P["n"]) for T in P["T_grid"]])
+    return float(np.polyfit(xs, ys, 1)[0])
+
+
+def _oc(data: Groups, P, null, seed) -> dict:
+    """The operating characteristic of the rate rule: the effect is the slope s of E_out
+    proportional to T^s (null: the derived prediction's slope; the claim needs s <= slope_max)."""
+    T0, T1 = min(P["T_grid"]), max(P["T_grid"])
+    plain = (f"E_out must fall at least like T^{P['slope_max']:g}: by at least "
+             f"{(T1 / T0) ** -P['slope_max']:.3g}x from T = {T0} to {T1}")
+    name = "slope s (E_out proportional to T^s)"
+    if not data.finite():
+        return {"effect_name": name, "tolerance": P["slope_max"], "tolerance_plain": plain,
+                "p_pass_at_null": None, "effect_pass_80": None, "effect_fail_80": None,
+                "datasets": 0, "method": "undefined: a run has no finite log E_out"}
+    return operating_characteristic(rate_rule(P), data, lambda e: e, null, P["slope_max"], 1.0,
+                                    P["oc_datasets"], seed, name, plain)
 
 
 def pretrain_configs(profile_name: str) -> list[dict]:
@@ -156,17 +175,15 @@ def decide(ctx) -> ClaimResult:
     with Timer() as tm:
         cells = _cells(ctx, P)
         runs = _group(cells, ctx.run(ID, [c for _, c in cells]))
-        main = rule(runs["T"], P, ALPHA)
-        xs_n, groups_n = _logs(runs["n"])
-        fit_n = group_slope_bound(xs_n, groups_n, ALPHA, "upper")
+        main = rate_rule(P).decide(_logs(runs["T"]))
+        iso = isotropy_rule(P).decide(_iso(runs["T"]))
         Tmax = max(runs["T"])
-        subs = [subcheck("E_out falls with n1 = n2 (slope of mean log E_out vs log n)", fit_n.slope,
-                         fit_n.bound, P["slope_max"], "upper", ALPHA,
-                         "Welch-Satterthwaite t bound on the slope of the group means"),
-                subcheck(f"isotropy sigma_r/sigma_1 of W M at T={Tmax}", main["isotropy"],
-                         main["isotropy_lcb"], P["iso_tau"], "lower", ALPHA,
-                         "Student t over seeds"),
-                _prediction_subcheck(runs["prediction"], P, ALPHA, pred)]
+        subs = [rate_rule(P).decide(_logs(runs["n"])).component(
+                    "E_out falls with n1 = n2 (slope of mean log E_out vs log n)", "n-rate"),
+                iso.component(f"isotropy sigma_r/sigma_1 of W M at T={Tmax}", "isotropy"),
+                _prediction_subcheck(runs["prediction"], P, pred)]
+        null = _null_slope(P, pred)
+        tol = P["slope_max"]
         controls = []
         for label, name, text in (
                 ("noise", "pure-noise labels", "the C1 rule on tasks whose labels are pure noise "
@@ -174,21 +191,24 @@ def decide(ctx) -> ClaimResult:
                 ("single", "one task repeated", "the C1 rule on T copies of one task"),
                 ("weak-heads", "weak heads (near the boundary)",
                  f"the C1 rule with heads from n1 = {P['weak_n1']} sample(s): the T effect shrinks "
-                 "to a predicted slope of about -0.05, just above the claim's -0.1")):
-            c = rule(runs[label], P, ALPHA)
-            controls.append(negative_control_record(name, text, c["slope"], c["ucb"],
-                                                    rejected=not c["passes"],
-                                                    isotropy_lcb=finite(c["isotropy_lcb"])))
-        power = _power(runs["T"], P, ALPHA, derive_seed(ctx.seed, ID, "power"))
+                 "to a slope of about -0.03, just above the claim's -0.1")):
+            c = rule(runs[label], P)
+            slope = c.extra["parts"][0]["statistic"]
+            eff = ({} if label == "single" or slope is None else  # refuted by its isotropy
+                   {"effect": slope, "effect_over_tolerance": finite((slope - null) / (tol - null))})
+            controls.append(c.control(name, text, **eff))
+        oc = _oc(_logs(runs["T"]), P, null, derive_seed(ctx.seed, ID, "oc"))
     runs_T, runs_n, one_T = runs["T"], runs["n"], runs["single"]
     seeds = [derive_seed(ctx.seed, ID, "T", T, s) for T in P["T_grid"] for s in range(P["seeds"])]
+    T0, T1 = min(P["T_grid"]), max(P["T_grid"])
+    ucb = main.confidence_bound
+    plain = (f"E_out falls at least like T^{ucb:.3g} over T = {T0}..{T1}: by at least "
+             f"{(T1 / T0) ** -ucb:.3g}x, {1 - ALPHA:.0%}" if math.isfinite(ucb) else
+             "the rate of E_out in T is not bounded (a run has no finite log E_out)")
     return ClaimResult(
-        id=ID, parameters=dict(P),
-        statistic_name="slope of mean log E_out vs log T", statistic=main["slope"],
-        confidence_bound=main["ucb"], side="upper", alpha=ALPHA,
-        method="Welch-Satterthwaite t bound on the slope of the group means (seeds per T)",
-        bound=P["slope_max"], bound_provenance="", controls=controls, subchecks=subs,
-        power=power, seeds=seeds, device=ctx.device, wall_s=tm.s,
+        id=ID, parameters=dict(P), statistic_name="slope of mean log E_out vs log T",
+        primary=main, bound_provenance="", controls=controls, subchecks=subs,
+        operating_characteristic=oc, plain=plain, seeds=seeds, device=ctx.device, wall_s=tm.s,
         details={"E_out_vs_T": {str(T): [c["E_out"] for c in runs_T[T]] for T in runs_T},
                  "isotropy_vs_T": {str(T): [c["isotropy"] for c in runs_T[T]] for T in runs_T},
                  "single_task_E_out_vs_T": {str(T): [c["E_out"] for c in one_T[T]] for T in one_T},
@@ -206,49 +226,20 @@ def decide(ctx) -> ClaimResult:
 
 # --- calibration (`mtlcheck calibrate`) and report ------------------------------------------
 
-def _slope_calibration(detail: str, grid_key: str, seeds_key: str, label: str):
-    """The slope rule of mean log E_out against log T (or log n) at its boundary."""
-    def build(rec, P):
-        groups = sorted_groups(rec["details"][detail], math.log)
-        xs = [math.log(x) for x in P[grid_key]]
-        rule, data, trend = slope_regime(groups, xs, P[seeds_key], P["slope_max"])
-        return rule, data, trend, f"{len(xs)} {label} x {P[seeds_key]} seeds"
-    return build
-
-
-def _prediction_calibration(rec, P):
-    """The agreement rule at the largest T of the prediction design: both Student-t bounds of
-    mean E_out/prediction within 1 +- tol at alpha/(2k) each (k = number of T), the ratio's
-    spread measured on the real runs, its mean put exactly at 1 + tol."""
-    det = rec["details"]
-    T = max(det["prediction_design_E_out_vs_T"], key=int)
-    sub = next(s for s in rec["subchecks"] if "per_T" in s)
-    pred = sub["per_T"][T]["prediction"]
-    ratios = [e / pred for e in det["prediction_design_E_out_vs_T"][T]]
-    k = len(P["pred_T_grid"])
-    data = GroupData.of([0.0], [ratios], sizes=[P["pred_seeds"]])
-    return (EquivalenceRule(1.0, P["pred_tol"], ALPHA / (2 * k)), data, [1.0 + P["pred_tol"]],
-            f"{P['pred_seeds']} seeds at T = {T}, tolerance {P['pred_tol']}, "
-            f"alpha/(2 x {k}) per side")
-
-
-def _last(per_T):
-    return per_T[max(per_T, key=int)]
-
-
 CALIBRATIONS = (
-    Calibration(f"{ID} rate: UCB of the slope of mean log E_out vs log T <= -0.1",
-                _slope_calibration("E_out_vs_T", "T_grid", "seeds", "T")),
-    Calibration(f"{ID} n-rate: UCB of the slope of mean log E_out vs log n <= -0.1",
-                _slope_calibration("E_out_vs_n", "n_grid", "control_seeds", "n")),
+    Calibration(f"{ID} rate: UCB of the slope of mean log E_out vs log T <= slope_max",
+                groups_calibration("primary", rate_rule, "seeds",
+                                   lambda P: [math.log(T) for T in P["T_grid"]], label="T")),
+    Calibration(f"{ID} n-rate: UCB of the slope of mean log E_out vs log n <= slope_max",
+                groups_calibration("n-rate", rate_rule, "control_seeds",
+                                   lambda P: [math.log(n) for n in P["n_grid"]], label="n")),
     Calibration(f"{ID} prediction (a): both Student-t bounds of mean E_out/prediction within "
-                "1 +- tol", _prediction_calibration),
+                "1 +- tol at every T",
+                points_calibration("prediction", prediction_rule, "pred_seeds",
+                                   lambda P: len(P["pred_T_grid"]), label="T")),
     Calibration(f"{ID} isotropy: Student-t LCB of the mean isotropy >= tau",
-                mean_regime(lambda det: _last(det["isotropy_vs_T"]), "lower",
-                            lambda P: P["iso_tau"], "seeds")),
+                groups_calibration("isotropy", isotropy_rule, "seeds", label="group")),
 )
-POWER = Power(_slope_calibration("E_out_vs_T", "T_grid", "seeds", "T"), -2.0, 0.5,
-              "E_out proportional to T^s (effect: s)")
 REPORT = {"title": f"{ID}: recovery of the projection",
           "tables": [("eout_vs_T.tex", "eout_table",
                       f"{ID}: $E_{{out}}$ against $T$ (mean $\\pm$ sd over seeds), the derived "

@@ -19,13 +19,15 @@ from ...sim.samplers import generator, sphere
 from ...theory.bounds import width_risk_curve
 from ...theory.probe_bound import width_bound_curve_tight
 from ..context import derive_seed
-from ..record import ClaimResult, Timer, finite, subcheck
+from ..record import ClaimResult, Timer, finite
 from ..complexity import crossing_status
 from ..executor import Cell
 from ..profiles import ALPHA, geometric, profile
-from ..regimes import Calibration, Power, bound_regime, growth_regime
-from ..sweeps import (growth_controls, growth_details, growth_fit, growth_power, growth_result,
-                      log_mean_ucb, pretraining, seed_crossings, sweep_pretrain_configs, weights)
+from ..regimes import Calibration, groups_calibration, log_limits, points_calibration
+from ..rules import EveryPoint, Groups, MeanRule
+from ..sweeps import (fit_data, growth_controls, growth_details, growth_fit, growth_oc,
+                      growth_result, growth_rule, pretraining, seed_crossings,
+                      sweep_pretrain_configs, weights)
 
 __all__ = ["decide", "pretrain_configs", "run_cell"]
 
@@ -37,12 +39,12 @@ PROFILE = {
     "quick": dict(r=2, d_grid=[8, 16, 32, 64, 128, 256], m_pre=128, T=64, E_target=1e-3,
                   control_E=4e-3, seeds=10,
                   widths=[1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128],
-                  rf_widths=geometric(4, 2048), eps=0.5, slope_max=0.25, power_datasets=1000),
+                  rf_widths=geometric(4, 2048), eps=0.5, slope_max=0.25, oc_datasets=1000),
     "full": dict(r=2, d_grid=[64, 256, 1024, 4096], m_pre=128, T=64, T_per_d=1.0,
                  E_target=1e-3, control_E=4e-3, seeds=8,
                  widths=[1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128],
                  rf_widths=geometric(4, 16384, 2.0), eps=0.5, slope_max=0.25,
-                 power_datasets=4000),
+                 oc_datasets=4000),
 }
 
 def run_cell(P: dict, d: int, s: int, base_seed: int, pre: dict, pre_fixed: dict) -> dict:
@@ -70,22 +72,27 @@ def pretrain_configs(profile_name: str) -> list[dict]:
     return sweep_pretrain_configs(profile(profile_name, ID))
 
 
+def bound_rule(P=None) -> EveryPoint:
+    """m* below the derived width bound at every d: per d, the Student-t upper bound of mean
+    log(m*_s / bound(d)) <= 0, each d at alpha (an intersection: no Bonferroni)."""
+    return EveryPoint(lambda a: MeanRule("<=", 0.0, a), ALPHA)
+
+
 def _bound_subcheck(P, cells, fit):
-    """m*(d) below the derived d-free width bound (section 6.2) at every d: the upper confidence
-    bound of the geometric-mean m* (Bonferroni over d) over the largest per-seed bound."""
-    k = len(P["d_grid"])
-    mb, ratios, per_d = {}, [], {}
+    """m*(d) below the derived d-free width bound (section 6.5) at every d: per d, the per-seed
+    log(m* / bound(d)), bound(d) the largest per-seed bound (bound_rule)."""
+    mb, per_d, data = {}, {}, []
     for d in P["d_grid"]:
         mb[d] = max(crossing_status(P["widths"], c["bound"], P["eps"])[0] for c in cells[d])
-        ucb = log_mean_ucb(fit["per_seed"][str(d)], ALPHA / k)
-        ratios.append(ucb / mb[d] if math.isfinite(mb[d]) else math.inf)
-        per_d[str(d)] = {"m_star": fit["geometric_mean"][str(d)], "m_star_ucb": finite(ucb),
-                         "bound": finite(mb[d])}
-    point = max(((fit["geometric_mean"][str(d)] or math.inf) / mb[d]) if math.isfinite(mb[d])
-                else math.inf for d in P["d_grid"])
-    return subcheck("m*(d) below the derived d-free width bound (section 6.5) at every d (max over d of "
-                    "UCB(m*)/bound)", point, max(ratios), 1.0, "upper", ALPHA,
-                    "Student t on per-seed log m*, Bonferroni over d", per_d=per_d), mb
+        logs = [math.log(v) - math.log(mb[d]) if v and math.isfinite(mb[d]) else math.nan
+                for v in fit["per_seed"][str(d)]]
+        data.append(Groups.one(logs))
+        per_d[str(d)] = {"m_star": fit["geometric_mean"][str(d)], "bound": finite(mb[d])}
+    dec = bound_rule(P).decide(data)
+    return dec.component("m*(d) below the derived d-free width bound (section 6.5) at every d "
+                         "(max over d of the mean log(m*/bound) and its upper bound)", "bound",
+                         ratio=finite(math.exp(dec.statistic)),
+                         ratio_ucb=finite(math.exp(dec.confidence_bound)), per_d=per_d), mb
 
 
 def decide(ctx) -> ClaimResult:
@@ -105,14 +112,15 @@ def decide(ctx) -> ClaimResult:
             per_d, cens = {}, {}
             for d in P["d_grid"]:
                 per_d[d], cens[d] = seed_crossings(grid, [c[name] for c in cells[d]], P["eps"])
-            fits[name] = growth_fit(per_d, cens, ALPHA, P["slope_max"])
-        main = fits["pretrained"]
-        sub, mb = _bound_subcheck(P, cells, main)
-        controls = growth_controls(P, fits, ("random-features", "random features", "the "
+            fits[name] = growth_fit(per_d, cens, growth_rule(P), (min(grid), max(grid)))
+        (main_fit, main), decs = fits["pretrained"], {k: v[1] for k, v in fits.items()}
+        fits = {k: v[0] for k, v in fits.items()}
+        sub, mb = _bound_subcheck(P, cells, main_fit)
+        controls = growth_controls(P, decs, ("random-features", "random features", "the "
                                    "d-independence rule on random features (W at its "
                                    "initialisation), whose width grows like d"), "m*")
-        power = growth_power(main, (min(P["widths"]), max(P["widths"])), ALPHA,
-                             P["power_datasets"], derive_seed(ctx.seed, ID, "power"))
+        oc = growth_oc(growth_rule(P), fit_data(main_fit, P["widths"]), P, "m*",
+                       derive_seed(ctx.seed, ID, "oc"))
     details = {
         "widths": P["widths"], "rf_widths": P["rf_widths"], "growth": fits,
         **growth_details(fits, "m_star"),
@@ -123,20 +131,23 @@ def decide(ctx) -> ClaimResult:
     }
     return growth_result(
         ID, ctx, P, main, "m*",
-        "derived here: docs/derivations.md section 6.5 (d-free width bound)", ALPHA,
-        controls=controls, subchecks=[sub], power=power, wall_s=tm.s, details=details)
+        "derived here: docs/derivations.md section 6.5 (d-free width bound)",
+        controls=controls, subchecks=[sub], operating_characteristic=oc, wall_s=tm.s,
+        details=details)
 
 
 # --- calibration (`mtlcheck calibrate`) and report ------------------------------------------
 
 CALIBRATIONS = (
-    Calibration(f"{ID} d-independence: UCB of the slope of mean log m* vs log d <= 0.25",
-                growth_regime(lambda P: P["widths"])),
-    Calibration(f"{ID} m* below the derived bound: Student-t UCB of mean log m* <= log bound",
-                bound_regime),
+    Calibration(f"{ID} d-independence: UCB of the slope of mean log m* vs log d <= slope_max",
+                groups_calibration("primary", growth_rule, "seeds",
+                                   lambda P: [math.log(d) for d in P["d_grid"]],
+                                   log_limits(lambda P: P["widths"]), label="d")),
+    Calibration(f"{ID} m* below the derived bound at every d: Student-t UCB of mean "
+                "log(m*/bound) <= 0",
+                points_calibration("bound", bound_rule, "seeds", lambda P: len(P["d_grid"]),
+                                   label="d")),
 )
-POWER = Power(growth_regime(lambda P: P["widths"]), 0.0, 3.0,
-              "m* proportional to d^gamma (effect: gamma)")
 REPORT = {"title": f"{ID}: downstream neuron complexity",
           "tables": [("mstar.tex", "mstar_table",
                       f"{ID}: $m^*(d)$ (population limit) for pretrained and random features, the derived "

@@ -10,12 +10,12 @@ from scipy.optimize import brentq
 from ...sim.probes import FeatureMap, probe_curve
 from ...sim.samplers import Target, generator
 from ...theory.isotropy_bound import single_task_isotropy_tight
-from ..rules import BinomialRule, PowerRecord
+from ..rules import BinomialRule
 from ..context import derive_seed
-from ..record import ClaimResult, Timer, negative_control_record, subcheck
+from ..record import ClaimResult, Timer, finite
 from ..executor import Cell
 from ..profiles import ALPHA, profile
-from ..stats import clopper_pearson_lower
+from ..regimes import Calibration, exact_calibration
 from ..sweeps import pretrained
 
 __all__ = ["decide", "pretrain_configs", "rule", "run_cell"]
@@ -25,9 +25,9 @@ STATEMENT_REF = "C4"           # theory/claims.py
 
 #: this claim's parameters per profile (checks/profiles.py)
 PROFILE = {
-    "quick": dict(d=64, r=3, n1=256, n2=4096, m=128, K=30, tau=0.3, multi_T=64, few_T=4,
+    "quick": dict(d=64, r=3, n1=256, n2=4096, m=128, K=30, K_few=120, tau=0.3, multi_T=64, few_T=5,
                   n_ds=1024, n_test=2000, lam=0.1, p_min=0.8, err_fail=0.2, err_ok=0.1),
-    "full": dict(d=256, r=4, n1=1024, n2=16384, m=256, K=100, tau=0.3, multi_T=256, few_T=10,
+    "full": dict(d=256, r=4, n1=1024, n2=16384, m=256, K=100, K_few=200, tau=0.3, multi_T=256, few_T=6,
                  n_ds=4096, n_test=4000, lam=0.1, p_min=0.8, err_fail=0.2, err_ok=0.1),
 }
 
@@ -61,18 +61,35 @@ KINDS = ("single", "multi", "few")
 
 def _cells(ctx, P, kind):
     T, n2 = _design(P, kind)
-    shared = {x: v for x, v in P.items() if x != "K"}
+    shared = {x: v for x, v in P.items() if x not in ("K", "K_few")}
     return [Cell(ID, {"claim": ID, "kind": kind, "k": k, "T": T, "n2": n2, "seed": ctx.seed,
                         "device": ctx.device, **shared},
-                 run_cell, (shared, kind, k, ctx.seed, ctx.device)) for k in range(P["K"])]
+                 run_cell, (shared, kind, k, ctx.seed, ctx.device)) for k in range(_count(P, kind))]
 
 
-def rule(iso, P, alpha):
-    """Fraction of runs with isotropy below tau, its Clopper-Pearson lower bound, and whether
-    the rule passes (lower bound >= p_min)."""
-    k = sum(1 for v in iso if v < P["tau"])
-    lcb = clopper_pearson_lower(k, len(iso), alpha)
-    return k / len(iso), lcb, lcb >= P["p_min"]
+def _count(P: dict, kind: str) -> int:
+    """Runs of a kind: K, or K_few for the near-boundary control (sized so that a share of
+    isotropic runs between 1.2 and 2 times the tolerance is rejected on evidence)."""
+    return P["K_few"] if kind == "few" else P["K"]
+
+
+def share_rule(P) -> BinomialRule:
+    """A share of runs with a property at least p_min: its Clopper-Pearson lower bound >= p_min
+    (the single-task rule, and the two shares of runs whose missed-direction task fails /
+    succeeds)."""
+    return BinomialRule(">=", P["p_min"], ALPHA)
+
+
+def bound_rule(P=None, delta: float = 0.05) -> BinomialRule:
+    """The derived single-task isotropy bound holds in at least 1 - delta of the runs: fails
+    only on evidence, the Clopper-Pearson lower bound of the violation rate > delta."""
+    return BinomialRule("<=", delta, ALPHA, "false alarm")
+
+
+def rule(iso, P):
+    """The single-task rule on isotropies: the Decision on the share of runs with isotropy
+    below tau."""
+    return share_rule(P).decide([v < P["tau"] for v in iso])
 
 
 def pretrain_configs(profile_name: str) -> list[dict]:
@@ -84,11 +101,10 @@ def pretrain_configs(profile_name: str) -> list[dict]:
 
 def _share_subcheck(name, errs, P, succeed: bool):
     """The share of runs whose missed-direction 0-1 error is <= err_ok (succeed) or >= err_fail
-    (fail): its Clopper-Pearson lower bound must reach p_min (exact binomial)."""
-    k = sum(1 for e in errs if (e <= P["err_ok"] if succeed else e >= P["err_fail"]))
-    return subcheck(name, k / len(errs), clopper_pearson_lower(k, len(errs), ALPHA), P["p_min"],
-                    "lower", ALPHA, "Clopper-Pearson (exact binomial)",
-                    mean_error=sum(errs) / len(errs))
+    (fail), by share_rule."""
+    hits = [(e <= P["err_ok"] if succeed else e >= P["err_fail"]) for e in errs]
+    return share_rule(P).decide(hits).component(name, "share-" + ("multi" if succeed else "single"),
+                                                mean_error=sum(errs) / len(errs))
 
 
 def _subchecks(P, single, multi):
@@ -103,23 +119,27 @@ def _subchecks(P, single, multi):
     # the derived single-task bound (section 7) must hold in at least 1 - delta of the runs
     delta = 0.05
     bnd = single_task_isotropy_tight(P["r"], P["n2"], delta)
-    viol = sum(1 for c in single if not c["isotropy"] <= bnd)          # NaN is a violation
-    subs.append(subcheck(f"fraction of single-task runs above the derived isotropy bound "
-                         f"{bnd:.3g} (delta = {delta})", viol / len(single),
-                         clopper_pearson_lower(viol, len(single), ALPHA), delta, "upper",
-                         ALPHA, "Clopper-Pearson lower bound of the violation rate",
-                         error="false alarm"))
+    viol = [not c["isotropy"] <= bnd for c in single]                   # NaN is a violation
+    subs.append(bound_rule(P, delta).decide(viol).component(
+        f"fraction of single-task runs above the derived isotropy bound {bnd:.3g} "
+        f"(delta = {delta}; fails only with evidence)", "isotropy-bound"))
     return subs, bnd
 
 
-def _power(P) -> dict:
-    """The smallest true share q of isotropic single-task runs (isotropy >= tau) that the rule
-    detects (fails) with probability 0.8: exact binomial sums, bisection over q."""
-    br = BinomialRule(P["p_min"], ALPHA, P["K"])
-    q = brentq(lambda x: (1 - br.pass_probability(1 - x)) - 0.8, 0.0, 1.0, xtol=1e-10)
-    return PowerRecord("a share q of single-task runs is isotropic (effect: q; the claim needs "
-                       f"q <= {1 - P['p_min']:.2g})", q, P["K"],
-                       "exact binomial probabilities of the Clopper-Pearson rule").record()
+def _oc(P) -> dict:
+    """The operating characteristic of the single-task rule, exact: the effect is the share q
+    of single-task runs that are isotropic (isotropy >= tau); null q = 0, the claim allows
+    q <= 1 - p_min. Pass probabilities are Binomial(K, 1 - q) sums over the counts on which
+    share_rule passes; bisection over q."""
+    br, K, tol = share_rule(P), P["K"], 1 - P["p_min"]
+    pp = lambda q: br.ok_probability(1 - q, K)
+    pass80 = brentq(lambda q: pp(q) - 0.8, 0.0, tol, xtol=1e-9) if pp(tol) < 0.8 else tol
+    fail80 = brentq(lambda q: pp(q) - 0.2, tol, 1.0, xtol=1e-9) if pp(tol) > 0.2 else tol
+    return {"effect_name": "q (the share of single-task runs that are isotropic)",
+            "tolerance": tol, "tolerance_plain": f"at most {tol:.0%} of single-task runs may "
+            f"cover every direction (isotropy >= {P['tau']})", "p_pass_at_null": pp(0.0),
+            "effect_pass_80": pass80, "effect_fail_80": fail80, "datasets": K,
+            "method": f"exact binomial probabilities of share_rule over K = {K} runs"}
 
 
 def decide(ctx) -> ClaimResult:
@@ -127,8 +147,9 @@ def decide(ctx) -> ClaimResult:
     with Timer() as tm:
         cells = [c for kind in KINDS for c in _cells(ctx, P, kind)]
         runs = ctx.run(ID, cells)
-        by = {kind: runs[i * P["K"]:(i + 1) * P["K"]] for i, kind in enumerate(KINDS)}
-        frac, lcb, _ = rule([c["isotropy"] for c in by["single"]], P, ALPHA)
+        it = iter(runs)
+        by = {kind: [next(it) for _ in range(_count(P, kind))] for kind in KINDS}
+        main = rule([c["isotropy"] for c in by["single"]], P)
         subs, bnd = _subchecks(P, by["single"], by["multi"])
         controls = []
         for kind, name, text in (
@@ -136,17 +157,21 @@ def decide(ctx) -> ClaimResult:
                  f"T = {P['multi_T']} tasks"),
                 ("few", "a few tasks (near the boundary)",
                  f"the single-task rule applied to runs with T = {P['few_T']} tasks, a few more "
-                 f"than r = {P['r']}: most runs still miss a direction, but fewer than p_min")):
-            f, b, passes = rule([c["isotropy"] for c in by[kind]], P, ALPHA)
-            controls.append(negative_control_record(name, text, f, b, rejected=not passes))
+                 f"than r = {P['r']}: many runs still miss a direction, but fewer than p_min")):
+            c = rule([x["isotropy"] for x in by[kind]], P)
+            q = 1 - c.statistic
+            controls.append(c.control(name, text, effect=finite(q),
+                                      effect_over_tolerance=finite(q / (1 - P["p_min"]))))
+    lcb = main.confidence_bound
+    plain = (f"at least {lcb:.0%} of single-task runs leave a direction unlearned (isotropy < "
+             f"{P['tau']}), {1 - ALPHA:.0%}; the claim needs {P['p_min']:.0%}")
     return ClaimResult(
         id=ID, parameters=dict(P),
         statistic_name=f"fraction of single-task runs with isotropy < {P['tau']}",
-        statistic=frac, confidence_bound=lcb, side="lower", alpha=ALPHA,
-        method="Clopper-Pearson (exact binomial)", bound=P["p_min"],
+        primary=main,
         bound_provenance="derived here: docs/derivations.md section 7 (single-task isotropy)",
-        controls=controls, subchecks=subs, power=_power(P),
-        seeds=[derive_seed(ctx.seed, ID, kind, k) for kind in KINDS for k in range(P["K"])],
+        controls=controls, subchecks=subs, operating_characteristic=_oc(P), plain=plain,
+        seeds=[derive_seed(ctx.seed, ID, kind, k) for kind in KINDS for k in range(_count(P, kind))],
         device=ctx.device, wall_s=tm.s,
         details={**{f"{kind}_isotropy": [c["isotropy"] for c in by[kind]] for kind in KINDS},
                  "single_missed_err01": [c["missed_err01"] for c in by["single"]],
@@ -158,22 +183,12 @@ def decide(ctx) -> ClaimResult:
 
 # --- calibration (`mtlcheck calibrate`) and report ------------------------------------------
 
-def calibration_rows(P: dict, N: int, rng, row) -> list[dict]:
-    """The Clopper-Pearson rules of this claim at their boundary (no real data needed: the law
-    is binomial): the single-task rule at p = p_min, and the false-alarm rule of the derived
-    bound at a violation rate exactly delta. ``row(rule, regime, N, k, exact=, error=)`` makes a
-    calibration row (qa/calibrate.py)."""
-    K = P["K"]
-    k = rng.binomial(K, P["p_min"], size=N)
-    br = BinomialRule(P["p_min"], ALPHA, K)
-    passes = int(sum(br.passes_k(int(x)) for x in k))
-    v = rng.binomial(K, 0.05, size=N)
-    alarms = int(sum(clopper_pearson_lower(int(x), K, ALPHA) > 0.05 for x in v))
-    return [row(f"{ID} single task, and the shares of runs whose missed-direction task "
+CALIBRATIONS = (
+    Calibration(f"{ID} single task, and the shares of runs whose missed-direction task "
                 "fails / succeeds: Clopper-Pearson LCB of a share >= p_min",
-                f"K = {K} task draws", N, passes, exact=br.pass_probability(P["p_min"])),
-            row(f"{ID} derived isotropy bound: Clopper-Pearson LCB of the violation rate "
-                "> delta (false alarm)", f"K = {K} task draws", N, alarms, error="false alarm")]
-
-
+                exact_calibration(share_rule, lambda P: P["K"], "runs")),
+    Calibration(f"{ID} derived isotropy bound: Clopper-Pearson LCB of the violation rate "
+                "> delta (false alarm)",
+                exact_calibration(bound_rule, lambda P: P["K"], "runs")),
+)
 REPORT = {"title": f"{ID}: single-task failure", "tables": [], "figures": []}

@@ -23,7 +23,6 @@ import math
 
 import numpy as np
 import torch
-from scipy.stats import norm
 
 from ...sim.device import resolve_device
 from ...sim.rf_population import crossing_width, optimal_head_risk_mc, risk_curve
@@ -31,15 +30,14 @@ from ...sim.samplers import generator, haar, sphere
 from ...theory.degree_energies import degree_floor, target_energies
 from ...theory.rf_lower_bounds import rf_width_lower_bound_lp
 from ...theory.sphere_harmonics import harmonic_dim
-from ..rules import (GroupData, PowerRecord, SlopeRule, all_finite, effect_80,
-                           slope_trend)
+from ..rules import (EveryPoint, Groups, MeanRule, SlopeRule, ZRule,
+                     operating_characteristic)
 from ..context import derive_seed
-from ..record import ClaimResult, Timer, finite, negative_control_record, subcheck
+from ..record import ClaimResult, Timer, finite
 from ..executor import Cell
 from ..profiles import ALPHA, profile
-from ..regimes import Calibration, regime
-from ..stats import group_slope_bound, mean_bound
-from ..sweeps import growth_fit, pretraining, sweep_pretrain_configs, weights
+from ..regimes import Calibration, exact_calibration, groups_calibration, points_calibration
+from ..sweeps import growth_data, growth_fit, pretraining, sweep_pretrain_configs, weights
 
 __all__ = ["decide", "pretrain_configs", "rf_cell", "pretrained_cell", "STATEMENT"]
 
@@ -53,14 +51,14 @@ PROFILE = {
                                d_grid=[16, 32, 64, 128, 256, 512, 1024]),
                           dict(target="xor", eps=0.7, width_factor=1.5, min_width=128,
                                d_grid=[8, 12, 16, 24, 32, 48, 64])],
-                  exponent_min=1.5, exponent_tol=0.1, pre_slope_max=0.25, power_datasets=1000,
+                  exponent_min=1.5, exponent_tol=0.1, pre_slope_max=0.25, oc_datasets=1000,
                   monte_carlo=dict(target="xor", d=8, m=48, widths=[4, 12, 24, 48], n=200000)),
     "full": dict(r=2, seeds=8,
                  levels=[dict(target="halfspace", eps=0.5, width_factor=3.0, min_width=64,
                               d_grid=[64, 128, 256, 512, 1024, 2048, 4096]),
                          dict(target="xor", eps=0.7, width_factor=1.5, min_width=128,
                               d_grid=[16, 24, 32, 48, 64, 96, 128])],
-                 exponent_min=1.5, exponent_tol=0.1, pre_slope_max=0.25, power_datasets=4000,
+                 exponent_min=1.5, exponent_tol=0.1, pre_slope_max=0.25, oc_datasets=4000,
                  monte_carlo=dict(target="xor", d=12, m=96, widths=[8, 24, 48, 96], n=1000000)),
 }
 
@@ -134,22 +132,44 @@ def _by_level(levels, index, values):
     return out
 
 
-def _exponent(per_d):
-    """Exponent of m* in d: slope of mean log m* vs log d, two-sided (1 - 2 alpha) interval."""
+def growth_rule(P) -> SlopeRule:
+    """Random features need width growing with d: the lower bound of the exponent (slope of
+    mean log m*_RF against log d) at least exponent_min."""
+    return SlopeRule(">=", P["exponent_min"], ALPHA)
+
+
+def consistency_rule(P) -> EveryPoint:
+    """Every level's exponent agrees with its degree floor K within exponent_tol, on the data
+    log m* - K log d (slope 0 = exactly K): fails only on evidence (a level whose interval
+    excludes [K - tol, K + tol]), each level at alpha / levels (a union: Bonferroni)."""
+    return EveryPoint(lambda a: SlopeRule("within", 0.0, a, "false alarm",
+                                          tol=P["exponent_tol"]), ALPHA, "false alarm")
+
+
+def lower_bound_rule(P=None) -> EveryPoint:
+    """m*_RF above the derived lower bound at every level and d, on log(m*/bound): fails only on
+    evidence of a violation (an upper bound below 0), each point at alpha / points."""
+    return EveryPoint(lambda a: MeanRule(">=", 0.0, a, "false alarm"), ALPHA, "false alarm")
+
+
+def flat_rule(P) -> SlopeRule:
+    """Pretrained features stay flat: the upper bound of the slope of mean log m* <= pre_slope_max."""
+    return SlopeRule("<=", P["pre_slope_max"], ALPHA)
+
+
+def _exponent_data(per_d, shift: float = 0.0) -> Groups:
+    """log m* - shift log d by log d (a censored or missing m* is NaN)."""
     ds = sorted(per_d)
-    xs = [math.log(d) for d in ds]
-    groups = [[math.log(c["m_star"]) if c["m_star"] and math.isfinite(c["m_star"]) else math.nan
-               for c in per_d[d]] for d in ds]
-    lo = group_slope_bound(xs, groups, ALPHA, "lower")
-    hi = group_slope_bound(xs, groups, ALPHA, "upper")
-    return {"exponent": lo.slope, "ci": [lo.bound, hi.bound], "se": lo.se, "xs": xs,
-            "groups": groups}
+    return Groups.of([math.log(d) for d in ds],
+                     [[math.log(c["m_star"]) - shift * math.log(d)
+                       if c["m_star"] and math.isfinite(c["m_star"]) else math.nan
+                       for c in per_d[d]] for d in ds])
 
 
-def _growth_records(levels, rf):
+def _growth_records(levels, rf, P):
     out = []
     for lev, per_d in zip(levels, rf):
-        e = _exponent(per_d)
+        dec = growth_rule(P).decide(_exponent_data(per_d))
         ds = sorted(per_d)
         out.append({"target": lev["target"], "eps": lev["eps"], "K": lev["K"], "d": ds,
                     "m_star_rf": [finite(float(np.exp(np.mean(np.log([c["m_star"] for c in
@@ -158,46 +178,33 @@ def _growth_records(levels, rf):
                     "m_star_rf_per_seed": [[finite(c["m_star"]) for c in per_d[d]] for d in ds],
                     "censored": {str(d): [c["censored"] for c in per_d[d] if c["censored"]]
                                  for d in ds if any(c["censored"] for c in per_d[d])},
-                    "exponent": finite(e["exponent"]),
-                    "exponent_ci": [finite(e["ci"][0]), finite(e["ci"][1])],
+                    "exponent": finite(dec.statistic),
+                    "exponent_ci": [finite(dec.confidence_bound), finite(dec.refute_bound)],
                     "lower_bound": [finite(rf_width_lower_bound_lp(lev["energies"], d, lev["eps"]))
                                     for d in ds],
                     "width": [_width(lev, d) for d in ds]})
     return out
 
 
-def _lower_bound_subcheck(growth):
-    """m*_RF above the derived lower bound (section 8.6) at every level and d: the smallest
-    ratio of the upper confidence bound of the geometric-mean m* (Bonferroni over all points)
-    to the bound; a violation needs evidence (false alarm)."""
-    points = [(g, i) for g in growth for i in range(len(g["d"]))]
-    ratios, worst = [], math.inf
-    for g, i in points:
-        logs = [math.log(v) for v in g["m_star_rf_per_seed"][i] if v]
-        lb = g["lower_bound"][i]
-        ucb = math.exp(mean_bound(logs, ALPHA / len(points), "upper"))
-        ratios.append(ucb / lb if lb else math.inf)
-        worst = min(worst, g["m_star_rf"][i] / lb if lb else math.inf)
-    return subcheck("m*_RF above the derived lower bound (section 8.6) at every level and d "
-                    "(min over points of UCB(m*)/bound; fails only with evidence)", worst,
-                    min(ratios), 1.0, "lower", ALPHA, "Student t on per-seed log m*, "
-                    "Bonferroni over points", error="false alarm")
-
-
-def _consistency(growth, tol, offset=0):
-    """The largest distance between a level's exponent interval and [K + offset - tol,
-    K + offset + tol] (0: every interval meets its K within tol, the allowance for the
-    lower-order terms of m*_RF at finite d, section 8.9)."""
-    dist = [max(0.0, g["exponent_ci"][0] - (g["K"] + offset + tol),
-                (g["K"] + offset - tol) - g["exponent_ci"][1])
-            if None not in g["exponent_ci"] else math.inf for g in growth]
-    stat = max(abs(g["exponent"] - g["K"] - offset) if g["exponent"] is not None else math.inf
-               for g in growth)
-    return stat, max(dist)
+def _lower_bound_subcheck(growth, P):
+    """m*_RF above the derived lower bound (section 8.6) at every level and d (lower_bound_rule);
+    the smallest ratio of the geometric-mean m* to the bound is recorded."""
+    data, worst = [], math.inf
+    for g in growth:
+        for i in range(len(g["d"])):
+            lb = g["lower_bound"][i]
+            data.append(Groups.one([math.log(v) - math.log(lb) if v and lb else math.nan
+                                    for v in g["m_star_rf_per_seed"][i]]))
+            worst = min(worst, g["m_star_rf"][i] / lb if lb else math.inf)
+    dec = lower_bound_rule(P).decide(data)
+    return dec.component("m*_RF above the derived lower bound (section 8.6) at every level and d "
+                         "(min over points of mean log(m*/bound) and its upper bound; fails only "
+                         "with evidence)", "lower-bound", min_ratio=finite(worst))
 
 
 def _pretrained(ctx, P, levels):
-    """m* of the pretrained features (the C2/C3 pretraining cells) on each level's target."""
+    """m* of the pretrained features (the C2/C3 pretraining cells) on each level's target:
+    (record, Decision of flat_rule) per level."""
     Pp = profile(ctx.profile, "C2")
     pre = pretraining(ctx, Pp)
     cells, index = [], []
@@ -214,42 +221,38 @@ def _pretrained(ctx, P, levels):
         vals = {d: [c["m_star"] if not c["censored"] else math.nan for c in per_d[d]]
                 for d in per_d}
         cens = {d: [c["censored"] for c in per_d[d]] for d in per_d}
-        fits.append(growth_fit(vals, cens, ALPHA, P["pre_slope_max"]))
+        fits.append(growth_fit(vals, cens, flat_rule(P)))
     return fits
 
 
 def _monte_carlo_check(ctx, P):
-    """At small d: the population formula R(m) against a Monte Carlo of the same optimal head."""
+    """At small d: the population formula R(m) against a Monte Carlo of the same optimal head
+    (ZRule: fails only on evidence)."""
     mc = P["monte_carlo"]
     g = generator(derive_seed(ctx.seed, ID, "monte-carlo"))
     M = haar(mc["d"], P["r"], g, torch.float64)
     W = sphere(mc["m"], mc["d"], g, torch.float64)
     out = optimal_head_risk_mc(W, M, mc["target"], mc["widths"], mc["n"], g)
-    z = np.abs(out["mc"] - out["formula"]) / out["se"]
-    crit = float(norm.ppf(1 - ALPHA / (2 * len(mc["widths"]))))
-    return subcheck(f"population formula R(m) vs Monte Carlo of the same head ({mc['target']}, "
-                    f"d={mc['d']}, {mc['n']} samples; max |z| over widths, fails only with "
-                    "evidence)", float(z.max()), float(z.max()), crit, "upper",
-                    ALPHA, "normal z-scores, two-sided, Bonferroni over widths",
-                    error="false alarm", formula=out["formula"].tolist(), mc=out["mc"].tolist())
+    z = (out["mc"] - out["formula"]) / out["se"]
+    return ZRule(ALPHA).decide(z).component(
+        f"population formula R(m) vs Monte Carlo of the same head ({mc['target']}, d={mc['d']}, "
+        f"{mc['n']} samples; max |z| over widths minus its critical value, fails only with "
+        "evidence)", "monte-carlo", formula=out["formula"].tolist(), mc=out["mc"].tolist())
 
 
-def _power(top, P, seed) -> dict:
-    """The smallest shortfall e of the exponent (m*_RF proportional to d^(K - e)) that the
-    growth rule detects with probability 0.8, at this run's spread."""
-    K = top["K"]
-    alt = (f"m*_RF proportional to d^(K - e) on the K = {K} floor (effect: the exponent's "
-           "shortfall e)")
-    if not all_finite(top["groups"]):
-        return PowerRecord(alt, None, P["power_datasets"], "undefined: censored m*_RF").record()
-    data = GroupData.of(top["xs"], top["groups"])
-    rule = SlopeRule(P["exponent_min"], "lower", ALPHA)
-    trend = slope_trend(top["xs"], float(np.mean([v for g in top["groups"] for v in g])))
-    e80 = effect_80(rule, data, lambda e: trend(K - e), 0.0, K, P["power_datasets"],
-                    np.random.default_rng(seed))
-    return PowerRecord(alt, finite(e80), P["power_datasets"],
-                       "synthetic per-seed log m*_RF with this run's spread by d "
-                       "(checks/rules.py), common random numbers").record()
+def _oc(data: Groups, K: int, P, seed) -> dict:
+    """The operating characteristic of the growth rule: the effect is the exponent's shortfall
+    e (m*_RF proportional to d^(K - e)); null e = 0, the claim allows e <= K - exponent_min."""
+    tol = K - P["exponent_min"]
+    name = f"e (m*_RF proportional to d^(K - e) on the K = {K} floor)"
+    plain = (f"the exponent of m*_RF in d may fall short of K = {K} by at most {tol:g} "
+             f"(m*_RF must grow at least like d^{P['exponent_min']:g})")
+    if not data.finite():
+        return {"effect_name": name, "tolerance": tol, "tolerance_plain": plain,
+                "p_pass_at_null": None, "effect_pass_80": None, "effect_fail_80": None,
+                "datasets": 0, "method": "undefined: censored m*_RF"}
+    return operating_characteristic(growth_rule(P), data, lambda e: K - e, 0.0, tol, float(K),
+                                    P["oc_datasets"], seed, name, plain)
 
 
 def pretrain_configs(profile_name: str) -> list[dict]:
@@ -264,76 +267,98 @@ def decide(ctx) -> ClaimResult:
     with Timer() as tm:
         cells, index = _rf_cells(ctx, P, levels)
         rf = _by_level(levels, index, ctx.run("C5 random features", cells))
-        growth = _growth_records(levels, rf)
+        growth = _growth_records(levels, rf, P)
         top_i = max(range(len(levels)), key=lambda i: levels[i]["K"])
-        top = {**_exponent(rf[top_i]), "K": levels[top_i]["K"]}
-        stat, dist = _consistency(growth, P["exponent_tol"])
+        low_i = min(range(len(levels)), key=lambda i: levels[i]["K"])
+        K = levels[top_i]["K"]
+        top_data = _exponent_data(rf[top_i])
+        main = growth_rule(P).decide(top_data)
         pre = _pretrained(ctx, P, levels)
-        subs = [subcheck(f"every level's exponent interval meets its degree floor K(eps) within "
-                         f"{P['exponent_tol']} (largest distance; finite-d allowance)", stat, dist,
-                         0.0, "upper",
-                         2 * ALPHA * len(levels), "two-sided Welch-Satterthwaite intervals, one "
-                         "per level", error="false alarm"),
-                _lower_bound_subcheck(growth),
-                *[subcheck(f"pretrained features flat on {lev['target']} at eps={lev['eps']}: "
-                           "slope of mean log m* vs log d", f["slope"], f["ucb"],
-                           P["pre_slope_max"], "upper", ALPHA, "Welch-Satterthwaite t bound")
-                  for lev, f in zip(levels, pre)],
+        cons = consistency_rule(P).decide([_exponent_data(per_d, lev["K"])
+                                           for lev, per_d in zip(levels, rf)])
+        subs = [cons.component(f"every level's exponent interval meets its degree floor K(eps) "
+                               f"within {P['exponent_tol']} (fails only with evidence; finite-d "
+                               "allowance)", "consistency"),
+                _lower_bound_subcheck(growth, P),
+                *[dec.component(f"pretrained features flat on {lev['target']} at "
+                                f"eps={lev['eps']}: slope of mean log m* vs log d",
+                                f"flat-{lev['target']}")
+                  for lev, (_, dec) in zip(levels, pre)],
                 _monte_carlo_check(ctx, P)]
-        pre_top = pre[top_i]
-        _, off_dist = _consistency([growth[top_i]], P["exponent_tol"], offset=-1)
+        pre_top, pre_dec = pre[top_i]
+        tol = K - P["exponent_min"]
+        eff = lambda e: {"effect": finite(e), "effect_over_tolerance": finite(e / tol)}
+        low = growth_rule(P).decide(_exponent_data(rf[low_i]))
+        off = SlopeRule("within", float(K - 1), ALPHA, tol=P["exponent_tol"]).decide(top_data)
         controls = [
-            negative_control_record(
+            growth_rule(P).decide(growth_data(
+                {int(d): v for d, v in pre_top["per_seed"].items()})).control(
                 "pretrained features", f"the growth rule (lower bound of the exponent >= "
                 f"{P['exponent_min']}) on the pretrained features' m* for the same target",
-                pre_top["slope"], pre_top["lcb"],
-                rejected=not pre_top["lcb"] >= P["exponent_min"]),
-            negative_control_record(
-                "a staircase one degree off", f"the consistency rule with K - 1 = "
-                f"{levels[top_i]['K'] - 1} in place of K(eps) = {levels[top_i]['K']} on the "
-                "random features' exponent", growth[top_i]["exponent"], off_dist,
-                rejected=off_dist > 0)]
-        power = _power(top, P, derive_seed(ctx.seed, ID, "power"))
+                **eff(K - pre_dec.statistic)),
+            low.control(
+                f"the K = {levels[low_i]['K']} floor (near the boundary)",
+                f"the growth rule for the K = {K} floor applied to the random features' widths "
+                f"on the {levels[low_i]['target']} level (K = {levels[low_i]['K']}: a shortfall "
+                f"of {K - levels[low_i]['K']} against the tolerance {tol:g})",
+                **eff(K - levels[low_i]["K"]), effect_estimate=finite(K - low.statistic),
+                effect_note="effect: the design's shortfall (the degree floors' difference); "
+                            "effect_estimate: the measured one"),
+            off.control(
+                "a staircase one degree off", f"the consistency rule with K - 1 = {K - 1} in "
+                f"place of K(eps) = {K} on the random features' exponent (rejected when the "
+                "interval excludes K - 1 +- tol)")]
+        oc = _oc(top_data, K, P, derive_seed(ctx.seed, ID, "oc"))
+    lcb = main.confidence_bound
+    dl = levels[top_i]["d_grid"]
+    plain = (f"m*_RF grows at least like d^{lcb:.3g} over d = {min(dl)}..{max(dl)} on the K = {K} "
+             f"floor: by at least {(max(dl) / min(dl)) ** lcb:.3g}x, {1 - ALPHA:.0%}"
+             if math.isfinite(lcb) else "the growth of m*_RF is not bounded (censored)")
     details = {"growth": growth, "statement_of_growth": STATEMENT,
                "m_star": {"pretrained": pre_top["geometric_mean"]},
                "m_star_ci": {"pretrained": pre_top["interval"]},
                "growth_levels": growth,
                "pretrained_growth": [{"target": lev["target"], "eps": lev["eps"],
                                       "slope": finite(f["slope"]), "ucb": finite(f["ucb"]),
-                                      "m_star": f["geometric_mean"]}
-                                     for lev, f in zip(levels, pre)]}
+                                      "m_star": f["geometric_mean"], "per_seed": f["per_seed"]}
+                                     for lev, (f, _) in zip(levels, pre)]}
     return ClaimResult(
         id=ID, parameters={k: v for k, v in P.items()},
         statistic_name=f"exponent of m*_RF in d on the K = {levels[top_i]['K']} floor "
                        f"({levels[top_i]['target']}, eps = {levels[top_i]['eps']})",
-        statistic=top["exponent"], confidence_bound=top["ci"][0], side="lower", alpha=ALPHA,
-        method="per-seed population m*_RF, Welch-Satterthwaite t bound on the slope of mean "
-               "log m* vs log d", bound=P["exponent_min"],
+        primary=main, plain=plain,
         bound_provenance="derived here: docs/derivations.md section 8 (degree floors, the "
                          "random-feature lower bound by Hermite degree)",
-        controls=controls, subchecks=subs, power=power,
+        controls=controls, subchecks=subs, operating_characteristic=oc,
         seeds=[c.args[5] for c in cells], device=ctx.device, wall_s=tm.s, details=details)
 
 
 # --- calibration (`mtlcheck calibrate`) and report ------------------------------------------
 
-def _growth_calibration(rec, P):
-    """The exponent rule at its boundary: LCB of the slope of mean log m*_RF against log d at
-    exponent_min, on the top level's per-seed spread."""
-    g = max(rec["details"]["growth"], key=lambda x: x["K"])
-    groups = [[math.log(v) for v in seeds] for seeds in g["m_star_rf_per_seed"]]
-    lev = max(P["levels"], key=lambda L: L["target"] == g["target"])
-    xs = [math.log(d) for d in lev["d_grid"]]
-    data = regime(groups, xs, P["seeds"])
-    base = float(np.mean([v for grp in groups for v in grp]))
-    return (SlopeRule(P["exponent_min"], "lower", ALPHA), data,
-            slope_trend(xs, base)(P["exponent_min"]),
-            f"{len(xs)} d x {P['seeds']} seeds ({g['target']}, eps = {g['eps']})")
+def _top_xs(P):
+    lev = max(P["levels"], key=lambda L: L["target"] == "xor")
+    return [math.log(d) for d in lev["d_grid"]]
 
 
 CALIBRATIONS = (
     Calibration(f"{ID} growth: LCB of the exponent of m*_RF in d >= exponent_min",
-                _growth_calibration),
+                groups_calibration("primary", growth_rule, "seeds", _top_xs, label="d")),
+    Calibration(f"{ID} exponents consistent with K: each level's interval meets K +- tol "
+                "(false alarm)",
+                points_calibration("consistency", consistency_rule, "seeds",
+                                   lambda P: len(P["levels"]), label="levels")),
+    Calibration(f"{ID} lower bound at every level and d: Student-t UCB of mean log(m*/bound) "
+                "< 0 (false alarm)",
+                points_calibration("lower-bound", lower_bound_rule, "seeds",
+                                   lambda P: sum(len(L["d_grid"]) for L in P["levels"]),
+                                   label="(level, d) points")),
+    Calibration(f"{ID} pretrained features flat: UCB of the slope of mean log m* <= "
+                "pre_slope_max",
+                groups_calibration("flat-xor", flat_rule, None, label="d")),
+    Calibration(f"{ID} Monte Carlo vs formula: max |z| beyond its Bonferroni critical value "
+                "(false alarm)",
+                exact_calibration(lambda P: ZRule(ALPHA),
+                                  lambda P: len(P["monte_carlo"]["widths"]), "z-scores")),
 )
 REPORT = {"title": f"{ID}: random features",
           "tables": [("c5.tex", "c5_table", f"{ID}: random-feature width $m^*(d)$.")],
