@@ -7,10 +7,8 @@ that declares everything about it:
     PROFILE        {"quick": {...}, "full": {...}}: the claim's parameters per profile
     decide(ctx)    -> ClaimResult: the decision
     pretrain_configs(profile_name) -> [dict]: its largest pretraining runs (memory check)
-    CALIBRATIONS   (checks.regimes.Calibration, ...): its rules, for `mtlcheck calibrate`
-    POWER          optional checks.regimes.Power: its main rule's power, for `calibrate`
-    calibration_rows(P, N, rng, row)  optional: rules whose law is known exactly (C4's binomial
-                   rules), calibrated without a run's data
+    CALIBRATIONS   (checks.regimes.Calibration, ...): its rules (the objects its decide() uses)
+                   with the run's inputs, for `mtlcheck calibrate`
     REPORT         {"title", "tables": [(file, builder, caption)], "figures": [(file, builder,
                    other claim ids[, caption])], "extra_detail": key}: its section of the
                    report; builders are names in reports/tables.py and reports/figures.py (a
