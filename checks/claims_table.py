@@ -42,7 +42,7 @@ def claims_table(records: list[dict]) -> str:
         line = f"{r['id']} {r['title']}: {r['statistic']['name']}"
         plain = r["confidence_bound"].get("plain")
         if plain:
-            line += f". {plain[0].upper()}{plain[1:]}"
+            line += f"; {plain}"          # as written: 'm*' must not become 'M*'
         oc = r.get("operating_characteristic")
         if oc and oc.get("p_pass_at_null") is not None:
             line += (f". Tolerance: {oc['tolerance_plain']}; P(pass) when the claim holds "

@@ -18,7 +18,7 @@ import torch
 from ..sim.pretrain import PretrainConfig, pretrain
 from ..theory.bounds import budget_n
 from ..theory.model import Algorithm, ReferenceModel
-from .rules import Decision, Groups, SlopeRule, operating_characteristic
+from .rules import Decision, EveryPoint, Groups, MeanRule, SlopeRule, operating_characteristic
 from .context import derive_seed
 from .profiles import ALPHA
 from .record import ClaimResult, finite
@@ -29,7 +29,7 @@ from .stats import mean_bound
 
 __all__ = ["budget_T", "fixed_budget_n", "sweep_pretrain_configs", "pretrained", "pretrain_cell", "pretraining", "weights",
            "tensor_lists", "seed_crossings", "growth_rule", "growth_data", "fit_data", "growth_fit",
-           "growth_plain", "growth_oc", "growth_controls", "growth_details",
+           "growth_plain", "growth_oc", "bound_rule", "bound_subcheck", "growth_controls", "growth_details",
            "growth_result"]
 
 
@@ -182,6 +182,26 @@ def growth_oc(rule, data: Groups, P: dict, what: str, seed: int) -> dict:
     return operating_characteristic(rule, data, lambda e: e, 0.0, tol, 3.0,
                                     P["oc_datasets"], seed,
                                     f"gamma ({what} proportional to d^gamma)", plain)
+
+
+def bound_rule(P=None) -> EveryPoint:
+    """x* below a derived bound at every d (C2, C3): per d, the Student-t upper bound of mean
+    log(x*_s / bound(d)) <= 0, each d at alpha (an intersection: no Bonferroni)."""
+    return EveryPoint(lambda a: MeanRule("<=", 0.0, a), ALPHA)
+
+
+def bound_subcheck(P: dict, fit: dict, bounds: dict, what: str, name: str) -> dict:
+    """The component 'x* below the derived bound at every d' (bound_rule) on a growth fit's
+    per-seed values and ``bounds`` {d: bound(d)}; ``what`` names x* in per_d ('n_star')."""
+    per_d, data = {}, []
+    for d in P["d_grid"]:
+        b = bounds[d]
+        data.append(Groups.one([math.log(v) - math.log(b) if v and math.isfinite(b) else math.nan
+                                for v in fit["per_seed"][str(d)]]))
+        per_d[str(d)] = {what: fit["geometric_mean"][str(d)], "bound": finite(b)}
+    dec = bound_rule(P).decide(data)
+    return dec.component(name, "bound", ratio=finite(math.exp(dec.statistic)),
+                         ratio_ucb=finite(math.exp(dec.confidence_bound)), per_d=per_d)
 
 
 def growth_controls(P: dict, decisions: dict, baseline: tuple[str, str, str], what: str) -> list:

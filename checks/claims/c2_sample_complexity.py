@@ -19,12 +19,11 @@ from ..record import ClaimResult, Timer, finite
 from ..executor import Cell
 from ..profiles import ALPHA, geometric, profile
 from ..regimes import Calibration, groups_calibration, log_limits, points_calibration
-from ..rules import EveryPoint, Groups, MeanRule
+from ..rules import Groups, MeanRule
 from ..io import decode_array
-from ..sweeps import (fit_data, growth_controls, growth_details, growth_fit, growth_oc,
-                      growth_result,
-                      growth_rule, pretraining, seed_crossings, sweep_pretrain_configs,
-                      tensor_lists, weights)
+from ..sweeps import (bound_rule, bound_subcheck, fit_data, growth_controls, growth_details,
+                      growth_fit, growth_oc, growth_result, growth_rule, pretraining,
+                      seed_crossings, sweep_pretrain_configs, tensor_lists, weights)
 
 __all__ = ["decide", "pretrain_configs", "run_cell", "control_cell"]
 
@@ -108,12 +107,6 @@ def _fit(P, grid, curves_by_d):
     return growth_fit(per_d, cens, growth_rule(P), (min(grid), max(grid)))
 
 
-def bound_rule(P=None) -> EveryPoint:
-    """n* below the derived bound at every d: per d, the Student-t upper bound of mean
-    log(n*_s / bound(d)) <= 0, each d at alpha (an intersection: no Bonferroni)."""
-    return EveryPoint(lambda a: MeanRule("<=", 0.0, a), ALPHA)
-
-
 def risk_rule(P=None) -> MeanRule:
     """The derived risk bound (c) at every (d, n), tested on one number per pretraining seed
     index s: the average over the d x n grid of (measured - bound). If the bound holds at every
@@ -125,21 +118,15 @@ def risk_rule(P=None) -> MeanRule:
 
 
 def _bound_subcheck(P, pre, fit):
-    """n*(d) below the derived d-free bound (docs/derivations.md section 6) at every d: per d,
-    the per-seed log(n* / bound) (bound_rule)."""
-    bounds, per_d, data = {}, {}, []
+    """n*(d) below the derived d-free bound (docs/derivations.md section 6) at every d
+    (sweeps.bound_subcheck)."""
+    bounds = {}
     for d in P["d_grid"]:
         pairs = [(W[:P["m"]], M) for W, M in (weights(pre[d, s]) for s in range(P["seeds"]))]
         bounds[d] = probe_sample_bound_tight(pairs, P["eps"], P["lam"])
-        logs = [math.log(v) - math.log(bounds[d]) if v and math.isfinite(bounds[d]) else math.nan
-                for v in fit["per_seed"][str(d)]]
-        data.append(Groups.one(logs))
-        per_d[str(d)] = {"n_star": fit["geometric_mean"][str(d)], "bound": finite(bounds[d])}
-    dec = bound_rule(P).decide(data)
-    return dec.component("n*(d) below the derived d-free bound (section 6.4) at every d (max "
-                         "over d of the mean log(n*/bound) and its upper bound)", "bound",
-                         ratio=finite(math.exp(dec.statistic)),
-                         ratio_ucb=finite(math.exp(dec.confidence_bound)), per_d=per_d), bounds
+    return bound_subcheck(P, fit, bounds, "n_star", "n*(d) below the derived d-free bound "
+                          "(section 6.4) at every d (max over d of the mean log(n*/bound) and "
+                          "its upper bound)"), bounds
 
 
 def _risk_subcheck(P, pre, cells):

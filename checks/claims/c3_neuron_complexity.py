@@ -22,12 +22,11 @@ from ..context import derive_seed
 from ..record import ClaimResult, Timer, finite
 from ..complexity import crossing_status
 from ..executor import Cell
-from ..profiles import ALPHA, geometric, profile
+from ..profiles import geometric, profile
 from ..regimes import Calibration, groups_calibration, log_limits, points_calibration
-from ..rules import EveryPoint, Groups, MeanRule
-from ..sweeps import (fit_data, growth_controls, growth_details, growth_fit, growth_oc,
-                      growth_result, growth_rule, pretraining, seed_crossings,
-                      sweep_pretrain_configs, weights)
+from ..sweeps import (bound_rule, bound_subcheck, fit_data, growth_controls, growth_details,
+                      growth_fit, growth_oc, growth_result, growth_rule, pretraining,
+                      seed_crossings, sweep_pretrain_configs, weights)
 
 __all__ = ["decide", "pretrain_configs", "run_cell"]
 
@@ -72,27 +71,14 @@ def pretrain_configs(profile_name: str) -> list[dict]:
     return sweep_pretrain_configs(profile(profile_name, ID))
 
 
-def bound_rule(P=None) -> EveryPoint:
-    """m* below the derived width bound at every d: per d, the Student-t upper bound of mean
-    log(m*_s / bound(d)) <= 0, each d at alpha (an intersection: no Bonferroni)."""
-    return EveryPoint(lambda a: MeanRule("<=", 0.0, a), ALPHA)
-
-
 def _bound_subcheck(P, cells, fit):
-    """m*(d) below the derived d-free width bound (section 6.5) at every d: per d, the per-seed
-    log(m* / bound(d)), bound(d) the largest per-seed bound (bound_rule)."""
-    mb, per_d, data = {}, {}, []
-    for d in P["d_grid"]:
-        mb[d] = max(crossing_status(P["widths"], c["bound"], P["eps"])[0] for c in cells[d])
-        logs = [math.log(v) - math.log(mb[d]) if v and math.isfinite(mb[d]) else math.nan
-                for v in fit["per_seed"][str(d)]]
-        data.append(Groups.one(logs))
-        per_d[str(d)] = {"m_star": fit["geometric_mean"][str(d)], "bound": finite(mb[d])}
-    dec = bound_rule(P).decide(data)
-    return dec.component("m*(d) below the derived d-free width bound (section 6.5) at every d "
-                         "(max over d of the mean log(m*/bound) and its upper bound)", "bound",
-                         ratio=finite(math.exp(dec.statistic)),
-                         ratio_ucb=finite(math.exp(dec.confidence_bound)), per_d=per_d), mb
+    """m*(d) below the derived d-free width bound (section 6.5) at every d, bound(d) the largest
+    per-seed bound (sweeps.bound_subcheck)."""
+    mb = {d: max(crossing_status(P["widths"], c["bound"], P["eps"])[0] for c in cells[d])
+          for d in P["d_grid"]}
+    return bound_subcheck(P, fit, mb, "m_star", "m*(d) below the derived d-free width bound "
+                          "(section 6.5) at every d (max over d of the mean log(m*/bound) and "
+                          "its upper bound)"), mb
 
 
 def decide(ctx) -> ClaimResult:

@@ -224,7 +224,6 @@ def decide(ctx) -> ClaimResult:
         errs = [c["rel_error"] for c in pop]
         c_hat = [c["c_hat"] for c in pop]
         pred_err = _predicted_population_error(P)
-        tol = _population_tol(P)
         main = exact_rule(P).decide(worst)
         logs = [math.log(e) if e > 0 else math.nan for e in errs]
         subs = [population_rule(P).decide(Groups.one(logs)).component(
