@@ -109,7 +109,10 @@ def _add_report(sub):
                            "Turn a results.json into booktabs tables (each compiles when \\input "
                            "into an article that loads booktabs), PDF figures, a macros file of "
                            "every scalar result, report.tex and (where pdflatex exists) "
-                           "report.pdf."))
+                           "report.pdf. The results file is first checked by `mtlcheck verify`; "
+                           "the report states the verified digest, and a file that does not "
+                           "verify is refused (exit status 1: a mismatch, 2: a file that cannot "
+                           "be verified) unless --unverified is given."))
     p.add_argument("--results", default="mtlcheck-out/results.json", help="results file")
     p.add_argument("--out", default="mtlcheck-out/report", help="output folder")
     p.add_argument("--audit", default=None,
@@ -117,6 +120,10 @@ def _add_report(sub):
     p.add_argument("--calibration", default=None,
                    help="also include this `mtlcheck calibrate --json` output")
     p.add_argument("--no-pdf", action="store_true", help="do not run pdflatex")
+    p.add_argument("--unverified", action="store_true",
+                   help="build the report even when `mtlcheck verify` finds mismatches or cannot "
+                        "verify the file; the report then says NOT VERIFIED at the top and lists "
+                        "the first mismatches")
 
 
 def _add_audit(sub):
@@ -288,8 +295,9 @@ def _dispatch(args, parser) -> int:
         from .runner import main_run
         return main_run(args)
     if verb == "report":
-        from .reports.report_command import main_report
-        return main_report(args)
+        from .qa.verify import verify_file        # the verifier runs first, in the CLI:
+        from .reports.report_command import main_report   # reports/ may not import qa/
+        return main_report(args, verify_file(args.results))
     if verb == "verify":
         from .qa.verify import main_verify
         return main_verify(args)

@@ -28,7 +28,8 @@ import time
 import numpy as np
 from scipy import stats as st
 
-__all__ = ["verify_document", "verify_record", "main_verify", "document_digest", "Unverifiable"]
+__all__ = ["verify_document", "verify_record", "verify_file", "main_verify", "document_digest",
+           "Unverifiable"]
 
 RTOL, ATOL = 1e-9, 1e-12
 NAN = math.nan
@@ -364,24 +365,32 @@ def _load(path: str) -> dict:
     return doc
 
 
+def verify_file(path: str) -> dict:
+    """Plain data for a caller (`mtlcheck report`): {ok, mismatches, digest, claims, components
+    (controls included)}; a file that cannot be verified gives {ok: False, error: why}."""
+    try:
+        doc = _load(path)
+        lines = verify_document(doc)
+    except Unverifiable as e:
+        return {"ok": False, "error": str(e), "mismatches": []}
+    n = sum(1 + len(c["subchecks"]) + len(c["negative_controls"]) for c in doc["claims"])
+    return {"ok": not lines, "mismatches": lines, "digest": doc.get("digest") or
+            document_digest(doc), "claims": len(doc["claims"]), "components": n}
+
+
 def main_verify(args) -> int:
     """`mtlcheck verify RESULTS [--json]`: 0 consistent, 1 mismatches, 2 unverifiable."""
     t0 = time.perf_counter()
-    try:
-        doc = _load(args.results)
-        lines = verify_document(doc)
-    except Unverifiable as e:
-        print(f"mtlcheck verify: error: {e}", file=sys.stderr)
+    v = verify_file(args.results)
+    if "error" in v:
+        print(f"mtlcheck verify: error: {v['error']}", file=sys.stderr)
         return 2
-    n = sum(1 + len(c["subchecks"]) + len(c["negative_controls"]) for c in doc["claims"])
-    dig = doc.get("digest") or document_digest(doc)
+    lines, n, dig = v["mismatches"], v["components"], v["digest"]
     if getattr(args, "json", False):
-        print(json.dumps({"ok": not lines, "mismatches": lines, "digest": dig,
-                          "claims": len(doc["claims"]), "components": n,
-                          "seconds": round(time.perf_counter() - t0, 3)}))
+        print(json.dumps({**v, "seconds": round(time.perf_counter() - t0, 3)}))
     elif lines:
         print("\n".join(lines))
         print(f"mtlcheck verify: {len(lines)} mismatch(es) in {args.results}", file=sys.stderr)
     else:
-        print(f"verified: {len(doc['claims'])} claims, {n} components and controls, digest {dig}")
+        print(f"verified: {v['claims']} claims, {n} components and controls, digest {dig}")
     return 1 if lines else 0

@@ -138,8 +138,39 @@ def _tables(res: Results, sections: dict, audit, calibration) -> dict:
     return out
 
 
-def write(results: dict, audit: dict | None, out: str, calibration: dict | None = None) -> dict:
-    """Write tables/, figures/, macros.tex and report.tex under ``out``."""
+def _verification(v: dict | None) -> str:
+    """The line under the title that says what `mtlcheck verify` found (``v``: its summary as
+    plain data, reports/report_command.py); a NOT VERIFIED report says so in a framed box."""
+    if not v:
+        return ""
+    if v.get("ok"):
+        return (r"\noindent\textbf{Verified by \texttt{mtlcheck verify}:} digest\newline "
+                rf"\texttt{{{TB.esc(v['digest'])}}}, {v['components']} components re-decided, "
+                "0 mismatches (it re-decides every component and negative control from the "
+                "inputs its record keeps and checks the file's digest; it does not rerun the "
+                "simulations).\\par\n")
+    if "error" in v:
+        head, items = "NOT VERIFIED: mtlcheck verify could not check this file", [v["error"]]
+        more = 0
+    else:
+        k = len(v["mismatches"])
+        head = f"NOT VERIFIED: mtlcheck verify found {k} mismatch{'es' if k != 1 else ''}"
+        items = v["mismatches"][:v.get("shown", 5)]
+        more = k - len(items)
+    lst = "".join(f"\\item {TB.esc(x)}\n" for x in items)
+    if more > 0:
+        lst += f"\\item \\ldots{{}} and {more} more (\\texttt{{mtlcheck verify}} lists them all)\n"
+    return ("\\begin{center}\\fboxrule=1.5pt\\fbox{\\begin{minipage}{0.94\\linewidth}\\small\n"
+            f"{{\\large\\bfseries {TB.esc(head)}.}} This report was built with "
+            "\\texttt{-{}-unverified}: its numbers are not certified consistent with the "
+            "evidence the results file records.\n"
+            "\\begin{itemize}\n" + lst + "\\end{itemize}\n\\end{minipage}}\\end{center}\n")
+
+
+def write(results: dict, audit: dict | None, out: str, calibration: dict | None = None,
+          verification: dict | None = None) -> dict:
+    """Write tables/, figures/, macros.tex and report.tex under ``out``; ``verification``: the
+    summary of `mtlcheck verify` (qa/verify.verify_file) the report states under its title."""
     res = Results.of(results)
     os.makedirs(os.path.join(out, "tables"), exist_ok=True)
     sections = _sections(res)
@@ -189,6 +220,7 @@ def write(results: dict, audit: dict | None, out: str, calibration: dict | None 
     v = res.versions
     text = _template("report.tex").substitute(
         version=TB.esc(v.get("mtlcheck", "")), algorithm=algo,
+        verification=_verification(verification),
         device=TB.esc(res.resolved_device()), torch=TB.esc(v.get("torch", "")),
         calibration_ref=("Section~\\ref{sec:calibration}" if calibration else
                          "run \\texttt{mtlcheck calibrate} to measure it"),

@@ -41,6 +41,7 @@ def test_report_from_a_quick_run(quick_results, tmp_path):
     assert "\\input{macros.tex}" in tex and "\\includegraphics" in tex
     assert "device auto" not in tex and "one-step variant of the alternating algorithm" in tex
     assert "What a pass means" in tex and "\\mathrm{span}(M)" in tex
+    assert f"\\texttt{{{results['digest']}}}, " in tex and "0 mismatches" in tex   # verified
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex is not on this machine: report.tex written, PDF not compiled")
     pdf = out / "report.pdf"

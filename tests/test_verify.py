@@ -238,3 +238,71 @@ def test_bad_files_exit_2(tmp_path, capsys, text, says):
     assert rc == 2 and out == "" and says in err and len(err.splitlines()) == 1, err
     rc, out, err = _verify(tmp_path / "missing.json", capsys)
     assert rc == 2 and "cannot read" in err and len(err.splitlines()) == 1, err
+
+
+# --- `mtlcheck report` runs the verifier first (issue 26 item 4) -------------------------------
+
+def _report(src, out, capsys, *extra):
+    capsys.readouterr()
+    rc = main(["report", "--results", str(src), "--out", str(out), "--no-pdf", *extra])
+    got = capsys.readouterr()
+    return rc, got.out, got.err
+
+
+def _check_report_verification(src, tmp_path, capsys):
+    doc = json.load(open(src))
+    n = sum(1 + len(c["subchecks"]) + len(c["negative_controls"]) for c in doc["claims"])
+    # a file that verifies: its digest and counts under the report's title
+    rc, out, err = _report(src, tmp_path / "ok", capsys)
+    assert rc == 0, err
+    tex = (tmp_path / "ok" / "report.tex").read_text()
+    line = (f"\\textbf{{Verified by \\texttt{{mtlcheck verify}}:}} digest\\newline "
+            f"\\texttt{{{doc['digest']}}}, {n} components re-decided, 0 mismatches")
+    assert line in tex and tex.index(line) < tex.index("\\section{Summary}")
+    assert f"verified by mtlcheck verify: digest {doc['digest']}, {n} components" in out
+    # a tampered one (consistent digest, inconsistent margin): refused, nothing written
+    cid = doc["claims"][0]["id"]
+    doc["claims"][0]["margin"] += 0.5
+    bad = _write(doc, tmp_path / "tampered.json")
+    rc, out, err = _report(bad, tmp_path / "refused", capsys)
+    assert rc == 1 and not (tmp_path / "refused").exists(), (out, err)
+    assert f"{cid} claim: margin recorded" in err and "--unverified" in err
+    assert "does not verify" in err and "1 mismatch " in err and "Traceback" not in err
+    # the override builds it, with the banner in report.tex
+    rc, out, err = _report(bad, tmp_path / "forced", capsys, "--unverified")
+    assert rc == 0 and "NOT VERIFIED" in err, err
+    tex = (tmp_path / "forced" / "report.tex").read_text()
+    assert "NOT VERIFIED: mtlcheck verify found 1 mismatch." in tex and "Verified by" not in tex
+    assert f"\\item {cid} claim: margin recorded" in tex
+    assert tex.index("NOT VERIFIED") < tex.index("\\paragraph{What this is.}")
+    # a file the verifier cannot check (records without params) but the report could read
+    for c in doc["claims"]:
+        c["primary"].pop("params")
+    old = _write(doc, tmp_path / "old.json")
+    rc, out, err = _report(old, tmp_path / "old", capsys)
+    assert rc == 2 and not (tmp_path / "old").exists() and "has no params" in err
+    assert "--unverified" in err and len(err.splitlines()) == 1, err
+    rc, out, err = _report(old, tmp_path / "old", capsys, "--unverified")
+    assert rc == 0
+    assert "NOT VERIFIED: mtlcheck verify could not check this file." in \
+        (tmp_path / "old" / "report.tex").read_text()
+
+
+@pytest.fixture
+def any_sample(tmp_path):
+    """A developer's run of any claims, without a run of our own (skips where none is here)."""
+    if not os.path.exists(SAMPLE):
+        pytest.skip(f"{SAMPLE} absent (the quick_run test covers this)")
+    src = SAMPLE
+    doc = json.load(open(src))
+    if V.verify_document(doc):
+        pytest.skip(f"{src} does not verify with this code")
+    return _write(doc, tmp_path / "sample.json")
+
+
+def test_report_states_or_refuses_verification_sample(any_sample, tmp_path, capsys):
+    _check_report_verification(any_sample, tmp_path, capsys)
+
+
+def test_report_states_or_refuses_verification(run_results, tmp_path, capsys):
+    _check_report_verification(run_results, tmp_path, capsys)
