@@ -233,6 +233,20 @@ def hp_rows(P, base_seed, progress, device) -> list[AuditRow]:
             cfg, "the bound vs the simulated (1 - delta) quantile of E_out",
             SL_.step_slacks(info["steps"], stats), vacuous=b >= 1,
             violated=_violated("<=", b, E, holds="probability", alpha=ALPHA_ROW, delta=delta)))
+        # route floor of derivations 9.7: Bernstein (variance term only) in place of Cantelli
+        fl = EB_.e_out_hp_bernstein_floor(d, r, T, n1, n2, m, delta)
+        rows[-1].note += (f"; Bernstein route floor (9.7, variance term only, c = 0): "
+                          f"{fl['bound']:.3g} ({fl['bound'] / q:.3g}x)" if q > 0 else "")
+        rows[-1].route_floor = {"row": rows[-1].constant, "route": "bernstein_variance_term",
+                                "value": fl["bound"], "simulated": q,
+                                "slack": fl["bound"] / q if q > 0 else None,
+                                "kappa_lb": fl["kappa_lb"], "s_out": fl["s_out"],
+                                "s_in": fl["s_in"],
+                                "what": "(b) with each Cantelli step of 9.1, 9.2, 9.4b replaced by "
+                                        "sqrt(2 var log(1/d_k)), the variance term of any "
+                                        "moment-condition Bernstein inequality (scalar or Tropp "
+                                        "2012 Thm 6.2) keeping the variance bounds; a floor, not "
+                                        "a bound (derivations 9.7)"}
         kq, klo, khi = _q_ci(kap, delta)
         rows.append(lower_constant_row(
             f"head alignment kappa_lb (b), {label} configuration", "9.4", k, kq, cfg,
@@ -390,6 +404,7 @@ def run_audit(profile: str = "quick", seed: int = 0, progress=lambda m: None,
     bad_facts = [f for f in theory["structural_facts"] if f["decided"] is not True]
     return {"profile": profile, "seed": seed, "rows": [r.record() for r in rows],
             "prediction_worst_gap": worst, **theory, "violations": violations,
+            "route_floors": [r.route_floor for r in rows if getattr(r, "route_floor", None)],
             "loose_or_vacuous": weak, "uncertified_lemmas": bad_lemmas, "undecided_or_false_facts": bad_facts,
             "wall_s": time.perf_counter() - t0, "_rows": rows}
 

@@ -25,6 +25,10 @@ residuals and leverages of the (n+1)-sample pool fitted with penalty n lam):
   the population ridge solution b_lam(v) = (G + lam)^-1 W M v / sqrt(2 pi) (derivations 2.2,
   2.7), G exact, both expectations simulated. The floor holds for this route with this comparator
   (Minkowski and the unclipped deviation term are its structural steps).
+- ``exchange`` (derivations 6.8): the route of Mourtada and Rosasco (2022) bounds the square-loss
+  risk of the unclipped ridge predictor through exchangeability: E R(f_n) = E e_{n+1}^2 = E mean_j
+  e_j^2 exactly (the (n+1)-th point is exchangeable with the others). Every bound on E R(clip f_n)
+  that goes through E R(f_n) (clip only helps) is at least this.
 """
 from __future__ import annotations
 
@@ -47,6 +51,8 @@ ROUTES = {
              "of h simulated",
     "lipschitz": "clip 1-Lipschitz + Minkowski with comparator b_lam: (sqrt(E R(clip b_lam)) "
                  "+ sqrt(E|b_n - b_lam|_G^2))^2",
+    "exchange": "Mourtada-Rosasco exchangeability (unclipped ridge risk): E R(f_n) = E e_j^2, "
+                "the unclipped leave-one-out residuals of the pool (derivations 6.8)",
 }
 #: a route counts as above eps at n when its simulated value exceeds eps by Z_FLOOR standard errors
 Z_FLOOR = 2.0
@@ -102,7 +108,7 @@ def route_curves(W, M, grid, lam: float, reps: int, seed: int, n_test: int = 200
         y = np.where(X @ (M @ v) >= 0, 1.0, -1.0)
         floor.append(float(np.mean((y - np.clip(np.maximum(X @ Wn.T, 0.0) @ b, -1, 1)) ** 2)))
     Fl, Fl_se = float(np.mean(floor)), float(np.std(floor, ddof=1) / math.sqrt(reps))
-    keys = ("clipped", "loo", "split", "lipschitz")
+    keys = ("clipped", "loo", "split", "lipschitz", "exchange")
     out = {"n": list(grid), "clip_floor": Fl, "dev": [], **{k: [] for k in keys},
            **{k + "_se": [] for k in keys}}
 
@@ -111,7 +117,7 @@ def route_curves(W, M, grid, lam: float, reps: int, seed: int, n_test: int = 200
         out[key + "_se"].append(float(np.std(per_rep, ddof=1) / math.sqrt(len(per_rep))))
 
     for n in grid:
-        clipped, min4, r2, hs, dev = [], [], [], [], []
+        clipped, min4, r2, hs, dev, e2 = [], [], [], [], [], []
         for v, b in zip(vs, b_lam):
             X = rng.standard_normal((n + 1, d))
             y = np.where(X @ (M @ v) >= 0, 1.0, -1.0)
@@ -119,12 +125,14 @@ def route_curves(W, M, grid, lam: float, reps: int, seed: int, n_test: int = 200
             e = st["e"]
             clipped.append(float(np.mean((y - np.clip(y - e, -1, 1)) ** 2)))
             min4.append(float(np.mean(np.minimum(4.0, e ** 2))))
+            e2.append(float(np.mean(e ** 2)))
             r2.append(st["r"] ** 2)
             hs.append(st["h"])
             dv = st["b_n"] - b
             dev.append(float(dv @ G @ dv))
         add("clipped", clipped)
         add("loo", min4)
+        add("exchange", e2)
         _, alpha = split_value(np.concatenate(r2), np.concatenate(hs))
         add("split", [alpha * float(np.mean(a)) + 4 * float(np.mean(np.maximum(
             1 - alpha * (1 - h) ** 2, 0.0))) for a, h in zip(r2, hs)])

@@ -83,7 +83,7 @@ def test_audit_cli_smoke_rows_have_steps_and_no_violation():
     # the n* row carries its route floors (derivations 6.7): a grid n with its ratio to the n* of
     # the same draws, or null when the route is not above eps even at the smallest n
     nrow = rows["n* bound (C2), eps=0.4, lambda=0.1"]
-    assert [c["route"] for c in nrow["ceilings"]] == ["loo", "split", "lipschitz"]
+    assert [c["route"] for c in nrow["ceilings"]] == ["loo", "split", "lipschitz", "exchange"]
     for c in nrow["ceilings"]:
         if c["n"] is None:
             assert c["slack"] is None and c["censored"] == "left"
@@ -92,6 +92,11 @@ def test_audit_cli_smoke_rows_have_steps_and_no_violation():
     # the derived bound lies above every route, so it needs at least the split route's floor
     split = nrow["ceilings"][1]
     assert split["n"] is None or nrow["proof"] > split["n"]
+    # the Bernstein route floor of (b) (derivations 9.7): below the bound, one per (b) row
+    fl = {f["row"]: f for f in out["route_floors"]}
+    for name, f in fl.items():
+        assert f["route"] == "bernstein_variance_term"
+        assert 0 < f["value"] <= rows[name]["proof"] * (1 + 1e-9)
     weak = {r["constant"] for r in out["loose_or_vacuous"]}
     assert weak == {r["constant"] for r in out["rows"] if r["status"] in ("LOOSE", "VACUOUS")}
     grid = [r for r in out["rows"] if r["constant"].startswith("prediction (a)")]

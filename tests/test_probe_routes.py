@@ -116,7 +116,9 @@ def test_route_curves_against_an_independent_computation():
         (math.sqrt(np.mean(floor)) + math.sqrt(np.mean(dev))) ** 2, rel=1e-8)
     assert c["split"][0] == pytest.approx(split_value(np.concatenate(r2), np.concatenate(hs))[0],
                                           rel=1e-8)
-    assert all(c[k + "_se"][0] > 0 for k in ("clipped", "loo", "split", "lipschitz"))
+    assert all(c[k + "_se"][0] > 0 for k in ("clipped", "loo", "split", "lipschitz", "exchange"))
+    # exchangeability route (derivations 6.8): unclipped e^2 >= min(4, e^2) pointwise
+    assert all(x >= y - 1e-12 for x, y in zip(c["exchange"], c["loo"]))
 
 
 def test_route_ceilings_floors_and_censoring():
@@ -126,7 +128,7 @@ def test_route_ceilings_floors_and_censoring():
     W, M = _features()
     grid = [4, 8, 16, 32, 64]
     mid = route_ceilings(W, M, grid, 0.1, eps=0.6, reps=20, seed=5)
-    assert [c["route"] for c in mid] == ["loo", "split", "lipschitz"]
+    assert [c["route"] for c in mid] == ["loo", "split", "lipschitz", "exchange"]
     for c in mid:
         if c["n"] is not None and c["slack"] is not None:
             assert c["slack"] == pytest.approx(c["n"] / c["n_star"])

@@ -28,7 +28,7 @@ from .tails import (bernstein_dev, beta_sum_lower, cantelli_dev, chernoff_eps_fa
 
 __all__ = ["HP_TIGHT_WEIGHTS", "KAPPA_KEYS", "kappa_lb_tight", "kappa_lb_given_w0v",
            "e_out_hp_bound_tight", "e_out_hp_bound_tight_expr", "e_out_hp_bound_given_s1",
-           "e_out_sim_stats"]
+           "e_out_sim_stats", "subgaussian_dev", "e_out_hp_bernstein_floor"]
 
 
 #: the events of section 9 and the default share of delta each gets (sympy form and fallback);
@@ -96,9 +96,18 @@ def _s_max(d, m, dk, chernoff=True):
 
 # --- the head alignment kappa (9.4, 9.4b) and the bound (9.5) -----------------------------
 
-def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True):
+def subgaussian_dev(var: float, delta: float) -> float:
+    """sqrt(2 var log(1/delta)): the variance term of every Bernstein deviation at level delta
+    (scalar, Boucheron-Lugosi-Massart Thm 2.10: sqrt(2 v l) + c l; matrix, Tropp 2012 Thm 6.2:
+    sqrt(2 v l') + R l', l' = l + log dim), with the scale c = R = 0. Not a tail bound: the route
+    floor of docs/derivations.md 9.7 (Bernstein in place of Cantelli, variance bounds kept)."""
+    return math.sqrt(2.0 * max(var, 0.0) * math.log(1.0 / delta))
+
+
+def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True, dev=cantelli_dev):
     """kappa_lb of section 9.4 and its ingredients, for the failure probabilities ``deltas``
-    (keys V_min, V_max, G_low, S_max, head_VT, head_norm)."""
+    (keys V_min, V_max, G_low, S_max, head_VT, head_norm). ``dev(var, delta)`` is the deviation of
+    the head-noise steps: Cantelli (the bound) or ``subgaussian_dev`` (the floor of 9.7 only)."""
     f = 1.0 - 2.0 * p
     fk = f * _k()
     lam_lo = _v_min(T, r, deltas["V_min"], chernoff)
@@ -107,9 +116,9 @@ def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True):
     Lam_S = _s_max(d, m, deltas["S_max"], chernoff)
     Lam_G = gram_lmax_bound(Lam_S, m)
     beta2 = (m * m * ((1.5) ** 0.25 + fk) ** 4 + m * n1 * Lam_G) / n1 ** 3
-    U1 = T * m / (2 * n1) + cantelli_dev(T * beta2 + Lam_G * m * max(lam_hi - 1, 0.0) * T / n1 ** 2,
+    U1 = T * m / (2 * n1) + dev(T * beta2 + Lam_G * m * max(lam_hi - 1, 0.0) * T / n1 ** 2,
                                           deltas["head_VT"])
-    cd = math.sqrt((1 - deltas["head_norm"]) / deltas["head_norm"])
+    cd = dev(1.0, deltas["head_norm"])                      # sqrt((1 - d)/d) for Cantelli
     a = fk * math.sqrt(lam_lo * Q_lo)                       # |A| >= a
     num_amp = math.sqrt(lam_lo) * a - math.sqrt(U1)
     den = a * a * (1 - 1 / n1) + T * m / (2 * n1) + cd * (2 * math.sqrt(Lam_G / n1) * a
@@ -119,9 +128,9 @@ def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True):
     # (|A| - |E Q|)_+^2, Y = |E (I - Q Q^T)|^2 <= |E|^2, Q an orthonormal basis of col(V)
     tau = gram_sq_trace_bound(Lam_S, m)
     z4 = m * m * ((1.5) ** 0.25 + fk) ** 4                  # >= E|zeta|^4 (9.4)
-    U_Q = m * r / (2 * n1) + cantelli_dev(r * z4 / n1 ** 3 + 2 * r * tau / n1 ** 2,
+    U_Q = m * r / (2 * n1) + dev(r * z4 / n1 ** 3 + 2 * r * tau / n1 ** 2,
                                           deltas["head_VT"])
-    U_E = (T * m / 2 - a * a) / n1 + cantelli_dev(T * z4 / n1 ** 3 + 2 * T * tau / n1 ** 2,
+    U_E = (T * m / 2 - a * a) / n1 + dev(T * z4 / n1 ** 3 + 2 * T * tau / n1 ** 2,
                                                   deltas["head_norm"])
     X = max(a - math.sqrt(U_Q), 0.0) ** 2
     kappa_proj = lam_lo * X / (X + U_E) if X > 0 else 0.0
@@ -133,15 +142,15 @@ def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True):
             "kappa_projection": kappa_proj, "tau": tau, "U_Q": U_Q, "U_E": U_E, "X_lo": X}
 
 
-def _hp_pieces(d, r, T, n1, n2, m, deltas, p, chernoff=True):
-    info = _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff)
+def _hp_pieces(d, r, T, n1, n2, m, deltas, p, chernoff=True, dev=cantelli_dev):
+    info = _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff, dev)
     fk = info["fk"]
     c_r = r * _ind() - fk * fk
     kappa = info["kappa_lb"]
     vO = 2.0 / (d - r) + 4.0 * (d - r + 2) / ((d - r) * n2) if d > r else 0.0
-    sO = cantelli_dev(vO, deltas["out"])
+    sO = dev(vO, deltas["out"])
     vI = 1.0 / c_r + ((r * (r + 2)) ** 0.25 + fk) ** 4 / (n2 * c_r * c_r)
-    sI = cantelli_dev(vI, deltas["in"])
+    sI = dev(vI, deltas["in"])
     amp = math.sqrt(n2) * fk * math.sqrt(kappa) - math.sqrt(c_r * (1 + sI))
     Iv = max(amp, 0.0) ** 2
     N = (d - r) * (1 + sO) * _ind()
@@ -179,12 +188,12 @@ def _optimise_shares(keys, x0w, value):
     return dict(zip(keys, np.exp(x - x.max())))
 
 
-def _optimise_weights(d, r, T, n1, n2, m, delta, p):
+def _optimise_weights(d, r, T, n1, n2, m, delta, p, dev=cantelli_dev):
     """Shares of delta for :func:`e_out_hp_bound_tight`: minimise log(bound); where the bound is
     vacuous, maximise the head-alignment numerator, then kappa_lb, then I."""
 
     def value(w):
-        b, inf = _hp_pieces(d, r, T, n1, n2, m, _split(w, delta), p)
+        b, inf = _hp_pieces(d, r, T, n1, n2, m, _split(w, delta), p, dev=dev)
         if inf["I"] > 0:
             return math.log(max(b, 1e-300))
         if inf["kappa_lb"] > 0:
@@ -289,6 +298,24 @@ def e_out_hp_bound_tight(d: int, r: int, T: int, n1: int, n2: int, m: int, delta
     ]
     info.update(steps=steps, deltas=deltas, weights=w)
     return bound, info
+
+
+def e_out_hp_bernstein_floor(d: int, r: int, T: int, n1: int, n2: int, m: int, delta: float,
+                             p: float = 0.0) -> dict:
+    """Route floor of docs/derivations.md 9.7 (a measurement, not a bound): the bound (b) of 9.5
+    with every Cantelli deviation sqrt(var (1-d_k)/d_k) of 9.1, 9.2 and 9.4/9.4b replaced by
+    ``subgaussian_dev`` sqrt(2 var log(1/d_k)), the variance term of a moment-condition Bernstein
+    inequality (scalar or matrix) with the same variance bounds and scale c = 0, the tails of W0
+    and V (9.3) unchanged, the split re-optimised. Any Bernstein replacement keeping those variance
+    bounds pays sqrt(2 v l) + c l >= this deviation at each step, and (b) is monotone in each, so
+    it is at least ``bound``. Returns bound, kappa_lb, s_out, s_in and the split."""
+    if p >= 0.5:
+        return {"bound": 1.0}
+    w = _optimise_weights(d, r, T, n1, n2, m, delta, p, dev=subgaussian_dev)
+    deltas = _split(w, delta)
+    b, info = _hp_pieces(d, r, T, n1, n2, m, deltas, p, dev=subgaussian_dev)
+    return {"bound": b, "kappa_lb": info["kappa_lb"], "s_out": info["s_out"],
+            "s_in": info["s_in"], "U_Q": info["U_Q"], "U_E": info["U_E"], "deltas": deltas}
 
 
 @lru_cache(maxsize=None)
