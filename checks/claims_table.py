@@ -1,5 +1,6 @@
 """The claims table printed at the end of a run (at most 100 columns), with the statistic of
-each claim and the reasons for any failure listed below it."""
+each claim, the replicates it used of its cap (claims decided in rounds) and the reasons for
+any failure or undecided verdict listed below it."""
 from __future__ import annotations
 
 import textwrap
@@ -28,15 +29,22 @@ def _controls(rec: dict) -> str:
     return rec["negative_control"]["verdict"]
 
 
+def _replicates(rec: dict) -> str:
+    """Replicates used / cap of a claim decided in rounds; 'fixed' for a fixed design."""
+    q = rec.get("sequential")
+    return f"{q['replicates']}/{q['cap']}" if q else "fixed"
+
+
 def claims_table(records: list[dict]) -> str:
     rows = []
     for r in records:
         cb = r["confidence_bound"]
         rows.append([r["id"], r["verdict"], fmt(r["statistic"]["value"]), fmt(cb["value"]),
                      f"{'<=' if cb['side'] == 'upper' else '>='} {fmt(r['bound'])}",
-                     fmt(r["margin"]), _controls(r), f"{r.get('wall_s', 0):.0f} s"])
+                     fmt(r["margin"]), _controls(r), _replicates(r),
+                     f"{r.get('wall_s', 0):.0f} s"])
     table = tabulate(rows, headers=["id", "verdict", "statistic", "conf. bound", "bound", "margin",
-                                    "neg. controls", "time"])
+                                    "neg. controls", "reps/cap", "time"])
     notes = []
     for r in records:
         line = f"{r['id']} {r['title']}: {r['statistic']['name']}"
@@ -52,6 +60,6 @@ def claims_table(records: list[dict]) -> str:
         if fp is not None:
             line += f"; false-pass bound {fp:g}"
         if r["verdict"] != "pass":
-            line += f". FAILED: {r['verdict_reason']}"
+            line += f". {r['verdict'].upper()}: {r['verdict_reason']}"
         notes += textwrap.wrap(line, WIDTH, subsequent_indent="    ")
     return table + "\n" + "\n".join(notes)

@@ -16,6 +16,10 @@ from .progress import Reporter, silent, work_of
 __all__ = ["Context", "derive_seed"]
 
 
+def _memo_key(c: Cell) -> str:
+    return c.group + json.dumps(c.key, sort_keys=True, default=str)
+
+
 def derive_seed(base: int, *parts) -> int:
     """A reproducible 63-bit seed for one cell: sha256 of the base seed and the cell's labels."""
     h = hashlib.sha256(json.dumps([base, *parts], sort_keys=True, default=str).encode())
@@ -34,6 +38,12 @@ class Context:
     progress: Reporter = field(default_factory=silent)
     executor: Any = field(default_factory=LocalExecutor)
     fresh: bool = False          # recompute every requested cell (and overwrite the cache)
+    #: cells already read or computed in this run (a claim decided in rounds asks for its
+    #: earlier replicates again; with ``fresh`` they are not recomputed): reused, not hits
+    memo: dict = field(default_factory=dict)
+    #: overrides the cap of every claim decided in rounds (`mtlcheck run --max-replicates`)
+    max_replicates: int | None = None
+    reused: int = 0
 
     def __post_init__(self):
         v = validate("the checks suite", profile=self.profile, seed=self.seed, device=self.device)
@@ -47,14 +57,20 @@ class Context:
         cell is computed again and overwrites its cache file (nothing is deleted first, so an
         interrupted fresh run loses nothing)."""
         values: list = [None] * len(cells)
-        todo = []
+        todo, memo_hits = [], 0
         for i, c in enumerate(cells):
-            v = None if self.fresh else self.cache.get(c.group, c.key)
+            v = self.memo.get(_memo_key(c))
+            memo_hits += v is not None
+            if v is None and not self.fresh:
+                v = self.cache.get(c.group, c.key)
+                if v is not None:
+                    self.cache.hits += 1
+                    self.memo[_memo_key(c)] = v
             if v is None:
                 todo.append(i)
             else:
                 values[i] = v
-        self.cache.hits += len(cells) - len(todo)
+        self.reused += memo_hits
         self.cache.misses += len(todo)
         work = {i: work_of(cells[i].key) for i in todo}
         sweep = self.progress.sweep(label, len(todo), len(cells) - len(todo),
@@ -63,6 +79,7 @@ class Context:
             for j, v in self.executor.imap([cells[i] for i in todo]):
                 c = cells[todo[j]]
                 self.cache.put(c.group, c.key, v)
+                self.memo[_memo_key(c)] = v
                 values[todo[j]] = v
                 sweep.advance(work=work[todo[j]])
         finally:

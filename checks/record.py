@@ -59,6 +59,7 @@ class ClaimResult:
     details: dict = field(default_factory=dict)
     operating_characteristic: dict | None = None
     plain: str = ""               # the primary confidence bound in plain words
+    sequential: dict | None = None  # how a claim decided in rounds stopped (sequential.py)
 
     @property
     def statistic(self) -> float:
@@ -127,8 +128,13 @@ class ClaimResult:
     @property
     def verdict(self) -> str:
         """'pass' only when the primary decision and every subcheck pass AND every negative
-        control was rejected on evidence (its own confidence bound beyond the boundary)."""
-        return "fail" if self.verdict_reason else "pass"
+        control was rejected on evidence (its own confidence bound beyond the boundary).
+        'undecided' when a claim decided in rounds reached its cap with a component still
+        undecided and none decided against it (checks/sequential.py)."""
+        if not self.verdict_reason:
+            return "pass"
+        q = self.sequential or {}
+        return "undecided" if q.get("stopped") == "cap" and q.get("state") == "open" else "fail"
 
     def components(self) -> list[dict]:
         return [self.primary.component("primary decision", "primary")] + list(self.subchecks)
@@ -178,6 +184,7 @@ class ClaimResult:
             "operating_characteristic": self.operating_characteristic,
             "seeds": self.seeds, "device": self.device, "versions": versions(),
             "wall_s": self.wall_s, "details": self.details,
+            **({"sequential": self.sequential} if self.sequential else {}),
         })
 
     def failure_message(self, ctx: Context) -> str:

@@ -30,6 +30,7 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy.stats import binom, norm
 
+from . import sequential as seq
 from .shapes import residuals
 from .stats import clopper_pearson_lower, clopper_pearson_upper, contrast_bound, slope_weights
 
@@ -228,6 +229,33 @@ class Rule:
             out["t_level"] = self.alpha * LEVEL
         return out
 
+    def seq_parts(self, data) -> list[dict]:
+        """The rule's sequential form (checks/sequential.py): one-sided mean (or share) tests on
+        per-replicate series, all of which must pass (any refuted refutes)."""
+        raise NotImplementedError(f"{type(self).__name__} has no sequential form")
+
+    #: whether the rule has a sequential form (seq_parts or parts that all have one)
+    sequential: bool = False
+
+    def judge(self, data) -> Decision:
+        """The decision of a claim's component in a run: the anytime-valid one when the claim
+        runs in rounds (inside sequential.monitoring) and the rule has a sequential form, else
+        :meth:`decide` on the data as they are."""
+        mon = seq.active()
+        if mon is None or not self.sequential:
+            return self.decide(data)
+        design, n = mon
+        return self.decide_sequential(data, seq.component_looks(design, n,
+                                                                seq.replicates(data)))
+
+    def decide_sequential(self, data, looks) -> Decision:
+        """The anytime-valid decision on replicates in their order, looked at after each count
+        in ``looks`` (docs/derivations.md section 10.6): decided at the first look where every
+        part's e-value on the pass side, or one part's on the refute side, reaches 1 / alpha;
+        the statistic and the anytime-valid bounds are those at that look (running
+        intersection), or at the last look when undecided."""
+        return seq.decide_single(self, data, looks)
+
     def ok_rate(self, datasets) -> float:
         """The share of datasets on which the component passes (through ``decide``)."""
         return float(np.mean([self.decide(x).ok for x in datasets]))
@@ -256,12 +284,22 @@ class SlopeRule(Rule):
     error: str = "false pass"
     tol: float = 0.0
 
+    sequential = True
+
     def decide(self, data: Groups) -> Decision:
         c = contrast_bound(slope_weights(data.xs), data.values, self.alpha * LEVEL)
         return _relate(self, "slope of group means", c.estimate, c.lower, c.upper,
                        f"Welch-Satterthwaite t bound on the slope of the group means at "
                        f"{LEVEL:g} alpha, Cornish-Fisher skew correction", data, se=_num(c.se),
                        df=_num(c.df), skew=_num(c.skew), t_level=self.alpha * LEVEL)
+
+    def seq_parts(self, data: Groups) -> list[dict]:
+        n = {len(g) for g in data.values}
+        if len(n) != 1:
+            raise ValueError("a sequential slope needs the same replicates in every group")
+        w = slope_weights(data.xs)
+        series = np.asarray(data.values, dtype=float).T @ w
+        return seq.mean_parts(self, series)
 
     def means_at(self, real: Groups, slope: float) -> list[float]:
         """Group means on a line of slope ``slope`` through the real data's grand mean."""
@@ -282,6 +320,8 @@ class MeanRule(Rule):
     error: str = "false pass"
     tol: float = 0.0
 
+    sequential = True
+
     def decide(self, data: Groups) -> Decision:
         if len(data.values) != 1:
             raise ValueError("MeanRule takes one group")
@@ -290,6 +330,9 @@ class MeanRule(Rule):
                        f"Student t bound of the mean at {LEVEL:g} alpha, Cornish-Fisher skew "
                        "correction", data, se=_num(c.se), df=_num(c.df), skew=_num(c.skew),
                        t_level=self.alpha * LEVEL)
+
+    def seq_parts(self, data: Groups) -> list[dict]:
+        return seq.mean_parts(self, np.asarray(data.values[0], dtype=float))
 
     def means_at(self, real: Groups, mean: float) -> list[float]:
         return [mean]
@@ -306,6 +349,8 @@ class BinomialRule(Rule):
     error: str = "false pass"
     tol: float = 0.0
 
+    sequential = True
+
     def decide(self, data) -> Decision:
         data = [bool(x) for x in data]
         K, k = len(data), sum(data)
@@ -318,6 +363,9 @@ class BinomialRule(Rule):
     def synthetic(self, real, truth: float, shape: str, N: int, rng, sizes=None) -> list:
         K = sizes or len(real)
         return [[bool(u) for u in row] for row in rng.random((N, K)) < truth]
+
+    def seq_parts(self, data) -> list[dict]:
+        return seq.mean_parts(self, np.asarray([bool(x) for x in data], dtype=float), "share")
 
     def ok_probability(self, p: float, K: int) -> float:
         """Exact: the Binomial(K, p) weight of the counts on which the component passes."""
@@ -384,6 +432,10 @@ class EveryPoint(Rule):
     boundary: float = 0.0
     tol: float = 0.0
 
+    @property
+    def sequential(self) -> bool:
+        return self.point_rule(1).sequential
+
     def point_rule(self, k: int) -> Rule:
         return self.inner(self.alpha / k if self.error == "false alarm" else self.alpha)
 
@@ -403,6 +455,10 @@ class EveryPoint(Rule):
                         all(d.passed for d in ds), any(d.refuted for d in ds),
                         {"points": len(ds)}, list(data),
                         {**super().params(), "inner": rule.params(), "points": len(ds)})
+
+    def decide_sequential(self, data, looks) -> Decision:
+        rule = self.point_rule(len(data))
+        return seq.decide_composite(self, [rule] * len(data), data, looks)
 
     def boundaries(self):
         r = self.inner(self.alpha)
@@ -439,6 +495,10 @@ class AllOf(Rule):
     error: str = "false pass"
     tol: float = 0.0
 
+    @property
+    def sequential(self) -> bool:
+        return all(p.sequential for p in self.parts)
+
     def decide(self, data) -> Decision:
         ds = [r.decide(x) for r, x in zip(self.parts, data)]
         pick = next((d for d in ds if d.refuted), next((d for d in ds if not d.passed), ds[0]))
@@ -452,6 +512,9 @@ class AllOf(Rule):
                                     "boundary": _num(d.boundary), "relation": d.relation,
                                     "passed": d.passed, "refuted": d.refuted} for d in ds]},
                         list(data), {**super().params(), "parts": [d.params for d in ds]})
+
+    def decide_sequential(self, data, looks) -> Decision:
+        return seq.decide_composite(self, list(self.parts), data, looks)
 
 
 # --- the operating characteristic ------------------------------------------------------------
@@ -470,10 +533,19 @@ def operating_characteristic(rule: Rule, real, truth_of: Callable[[float], float
     [tolerance, far] that fails with probability >= 0.8 (None when none does). The effect grows
     away from the null towards and past the tolerance."""
     rng = np.random.default_rng(seed)
-    R = real.draws(shape, N, rng)
+    mon = seq.active() if rule.sequential else None
+    if mon is None:
+        R = real.draws(shape, N, rng)
 
-    def p_pass(e: float) -> float:
-        return rule.ok_rate(real.build(R, rule.means_at(real, truth_of(e))))
+        def p_pass(e: float) -> float:
+            return rule.ok_rate(real.build(R, rule.means_at(real, truth_of(e))))
+    else:                       # the sequential rule, each dataset drawn to the cap
+        design = mon[0]
+        R = real.draws(shape, N, rng, [design.cap] * len(real.values))
+
+        def p_pass(e: float) -> float:
+            ds = real.build(R, rule.means_at(real, truth_of(e)))
+            return float(np.mean(seq.outcomes(rule, ds, design.looks())[0]))
 
     def search(lo, hi, want_pass: bool):
         # p_pass is non-increasing in e; find the last e with p >= 0.8 / first with p <= 0.2
@@ -498,6 +570,10 @@ def operating_characteristic(rule: Rule, real, truth_of: Callable[[float], float
             "effect_pass_80": search(null, tolerance, True),
             "effect_fail_80": search(tolerance, far, False),
             "datasets": N,
-            "method": f"simulation of the deciding rule ({type(rule).__name__}.decide) on "
-                      f"{N} synthetic datasets at this run's spread ({shape}), common random "
-                      "numbers, bisection over the effect"}
+            "method": (f"simulation of the deciding rule ({type(rule).__name__}.decide) on "
+                       if mon is None else
+                       f"simulation of the sequential rule ({type(rule).__name__}, looked at "
+                       f"after every round of {mon[0].as_dict()}, to the cap) on ")
+                      + f"{N} synthetic datasets at this run's spread ({shape}), common random "
+                      "numbers, bisection over the effect",
+            **({"monitoring": "every round", "design": mon[0].as_dict()} if mon else {})}

@@ -29,7 +29,7 @@ class OpenRun:
 
 def open_run(*, profile: str, seed: int, device: str, executor: str, address, threads,
              driver_threads, cache_dir, argv: list[str], progress: Reporter, fresh: bool = False,
-             where: str = "run", **run_extra) -> OpenRun:
+             where: str = "run", max_replicates: int | None = None, **run_extra) -> OpenRun:
     """Resolve the device (a missing GPU is reported here, before any work), make the executor
     (``threads``: the explicit --threads or None, which it shares among its tasks), set the
     driver's torch threads to ``driver_threads`` (None leaves torch's setting), and build the
@@ -40,7 +40,7 @@ def open_run(*, profile: str, seed: int, device: str, executor: str, address, th
         set_threads(driver_threads)
     cache = Cache(cache_dir, salt={"code": code_fingerprint(), "device": dev.type})
     ctx = Context(profile=profile, seed=seed, device=device, cache=cache, progress=progress,
-                  executor=ex, fresh=fresh)
+                  executor=ex, fresh=fresh, max_replicates=max_replicates)
     run = new_run(argv, profile, seed, device, **run_extra)
     return OpenRun(ctx, dev, run)
 

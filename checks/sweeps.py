@@ -71,16 +71,17 @@ def pretrain_cell(d: int, r: int, T: int, n: int, m: int, seed: int, device: str
             "E_out": met["E_out"], "isotropy": met["isotropy"], "n_pre": n, "T": T}
 
 
-def pretraining(ctx, P: dict, fixed_budget: bool = False) -> dict:
+def pretraining(ctx, P: dict, fixed_budget: bool = False, seeds: int | None = None) -> dict:
     """The pretraining runs of a d-sweep, {(d, s): pretrain_cell value}: width P['m_pre'],
     budget held at E_target (or, for the near-boundary control, fixed at
-    :func:`fixed_budget_n`), seeds derived from (base seed, d, s)."""
+    :func:`fixed_budget_n`), seeds s < ``seeds`` (default P['seeds']) derived from (base seed,
+    d, s)."""
     label = "pretrain-fixed-budget" if fixed_budget else "pretrain"
     cells, keys = [], []
     for d in P["d_grid"]:
         T = budget_T(P, d)
         n = fixed_budget_n(P) if fixed_budget else budget_n(d, P["r"], T, P["E_target"])
-        for s in range(P["seeds"]):
+        for s in range(P["seeds"] if seeds is None else seeds):
             seed = derive_seed(ctx.seed, label, d, s)
             key = {"cell": label, "d": d, "r": P["r"], "T": T, "n": n, "m": P["m_pre"],
                    "seed": seed, "device": ctx.device}
@@ -141,7 +142,7 @@ def growth_fit(per_d: dict, censored: dict, rule, limits=None) -> tuple[dict, De
     and any censoring."""
     ds = sorted(per_d)
     data = growth_data(per_d, limits)
-    dec = rule.decide(data)
+    dec = rule.judge(data)
     up, lo = ((dec.confidence_bound, dec.refute_bound) if dec.relation == "<="
               else (dec.refute_bound, dec.confidence_bound))
     geo, ci = {}, {}
@@ -199,7 +200,7 @@ def bound_subcheck(P: dict, fit: dict, bounds: dict, what: str, name: str) -> di
         data.append(Groups.one([math.log(v) - math.log(b) if v and math.isfinite(b) else math.nan
                                 for v in fit["per_seed"][str(d)]]))
         per_d[str(d)] = {what: fit["geometric_mean"][str(d)], "bound": finite(b)}
-    dec = bound_rule(P).decide(data)
+    dec = bound_rule(P).judge(data)
     return dec.component(name, "bound", ratio=finite(math.exp(dec.statistic)),
                          ratio_ucb=finite(math.exp(dec.confidence_bound)), per_d=per_d)
 

@@ -99,6 +99,10 @@ def _add_run(sub):
                         "entries as they finish (other claims' cells are untouched)")
     p.add_argument("--only", nargs="+", default=None, metavar="CLAIM",
                    help=f"run only these claims (of {known}); default: all")
+    p.add_argument("--max-replicates", type=_num, default=None, metavar="N",
+                   help="the cap of every claim decided in rounds (default: each profile's "
+                        "'sequential' cap); a rerun with a higher cap continues from the "
+                        "cached replicates")
     _scale_out(p, "sweep cells")
     _common(p)
 

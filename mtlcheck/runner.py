@@ -43,6 +43,8 @@ def _setup(args):
     """Everything checked before any work: parameters, claims, device, --out, memory; then the
     run is opened (checks/session.py: executor, threads, cache, context)."""
     extra = {"threads": args.threads} if args.threads is not None else {}
+    if getattr(args, "max_replicates", None) is not None:
+        extra["max_replicates"] = args.max_replicates
     v = validate("run", profile=args.profile, seed=args.seed, device=args.device,
                  executor=args.executor, **extra)
     ids = _selected(args.only)
@@ -59,7 +61,8 @@ def _setup(args):
                       driver_threads=threads if v["executor"] == "local" or v.get("threads")
                       else None,
                       cache_dir=os.path.join(out, "cache"), argv=argv, progress=Reporter(),
-                      fresh=bool(args.fresh), where="run")
+                      fresh=bool(args.fresh), where="run",
+                      max_replicates=v.get("max_replicates"))
     opened.run.update(executor=opened.ctx.executor.describe(), resolved_device=str(device),
                       threads=threads)
     print(f"mtlcheck run: claims {' '.join(ids)}, profile={v['profile']} seed={v['seed']} "

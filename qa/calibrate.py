@@ -12,16 +12,22 @@ passes, a false-alarm rule's row counts failures. A row is calibrated when the C
 95% upper bound of its rate is at most 1.25 alpha. The full profile's regimes use the quick
 run's spreads with the full profile's group counts and replicates (said in every row).
 Rules whose law at the boundary is exact (binomial counts, normal z-scores) have one shape.
+
+A rule whose claim runs in rounds (a profile's ``sequential`` design) also gets rows with
+``monitoring: "every round"``: the sequential rule simulated round by round to its cap
+(sequential_rows), with the replicates it used at the boundary and at the run's estimate.
 """
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 
 import numpy as np
 
+from ..checks import sequential as seq
 from ..checks.claims import CLAIMS
 from ..checks.context import derive_seed
 from ..checks.profiles import NAMES as PROFILE_NAMES, profile
@@ -74,6 +80,53 @@ def rows_of(name: str, rule, real, sizes, regime: str, prof: str, N: int, seed: 
                 row["exact"] = p if rule.error == "false pass" else 1 - p
             if prof != "quick":
                 row["note"] = "spread measured on quick-profile cells, full-profile design"
+            out.append({**row, "monitoring": "once (fixed design)"})
+    return out
+
+
+def _cap_sizes(sizes, factor: float):
+    if isinstance(sizes, int):
+        return max(2, int(round(sizes * factor)))
+    return [max(2, int(round(x * factor))) for x in sizes]
+
+
+def sequential_rows(name: str, rule, real, sizes, regime: str, prof: str, P: dict, N: int,
+                    seed: int) -> list:
+    """The sequential form of a rule whose claim runs in rounds (checks/sequential.py): each
+    synthetic dataset drawn to the cap (the run's replicate counts scaled from the profile's
+    fixed design to its cap) and looked at after every round; the error rate counts a pass
+    (false alarm: a failure) at any look, and the replicates used are where it stopped. Also
+    the replicates used with the truth at the run's estimate (within rules: at the centre)."""
+    design = seq.Design.of(P["sequential"])
+    capped = _cap_sizes(sizes, design.cap / P["seeds"])
+    R = capped if isinstance(capped, int) else max(capped)
+    looks = seq.component_looks(design, design.cap, R)
+    est = (rule.boundary if rule.relation == "within"
+           else rule.decide(real).statistic)
+    out = []
+    for side, truth in rule.boundaries():
+        for shape in shapes_of(rule):
+            rng = _rng(seed, name, prof, side, shape, "sequential")
+            ok, used, _ = seq.outcomes(rule, rule.synthetic(real, truth, shape, N, rng, capped),
+                                       looks)
+            k = int(ok.sum()) if rule.error == "false pass" else int((~ok).sum())
+            up = clopper_pearson_upper(k, N, 0.05)
+            row = {"rule": name, "regime": f"{prof}: {regime} (cap {R})", "side": side,
+                   "shape": shape, "boundary": truth, "alpha": rule.alpha, "datasets": N,
+                   "rate": k / N, "upper95": up, "error": rule.error,
+                   "calibrated": up <= TOLERANCE * rule.alpha, "monitoring": "every round",
+                   "design": design.as_dict(), "looks": looks,
+                   "replicates_mean": float(used.mean()),
+                   "replicates_median": float(np.median(used)),
+                   "replicates_p90": float(np.quantile(used, 0.9))}
+            if math.isfinite(est):
+                ok_e, used_e, _ = seq.outcomes(
+                    rule, rule.synthetic(real, est, shape, N, _rng(seed, name, prof, side, shape,
+                                                                   "estimate"), capped), looks)
+                row.update(estimate=float(est), replicates_mean_at_estimate=float(used_e.mean()),
+                           pass_rate_at_estimate=float(ok_e.mean()))
+            if prof != "quick":
+                row["note"] = "spread measured on quick-profile cells, full-profile design"
             out.append(row)
     return out
 
@@ -90,8 +143,12 @@ def calibrate(claims: dict, N: int, seed: int = 0, only=None, progress=lambda m:
             if not _selected(cal.name, only):
                 continue
             for prof in PROFILE_NAMES:
-                rule, real, sizes, regime = cal.build(claims[cid], profile(prof, cid))
+                P = profile(prof, cid)
+                rule, real, sizes, regime = cal.build(claims[cid], P)
                 made = rows_of(cal.name, rule, real, sizes, regime, prof, N, seed)
+                if "sequential" in P and rule.sequential:
+                    made += sequential_rows(cal.name, rule, real, sizes, regime, prof, P, N,
+                                            seed)
                 rows += made
                 worst = max(made, key=lambda r: r["upper95"])
                 progress(f"calibrate: {cal.name} [{prof}]: {len(made)} rows, worst "
@@ -99,7 +156,7 @@ def calibrate(claims: dict, N: int, seed: int = 0, only=None, progress=lambda m:
                          f"{worst['shape']}, {worst['side']})")
     worst: dict = {}
     for r in rows:
-        k = (r["rule"], r["regime"], r["side"])
+        k = (r["rule"], r["regime"], r["side"], r["monitoring"])
         if k not in worst or r["upper95"] > worst[k]["upper95"]:
             worst[k] = r
     return {"rules": rows, "worst": list(worst.values())}
@@ -139,10 +196,13 @@ def main_calibrate(args) -> int:
         print(json.dumps(out, allow_nan=False))
     else:
         from tabulate import tabulate
-        print(tabulate([[r["rule"][:56], r["regime"][:30], r["side"], r["shape"][:24],
-                         f"{r['rate']:.4f}", f"{r['upper95']:.4f}",
+        print(tabulate([[r["rule"][:56], r["regime"][:30], r["side"],
+                         "rounds" if r["monitoring"] == "every round" else "once",
+                         f"{r['replicates_mean']:.1f}" if "replicates_mean" in r else "",
+                         r["shape"][:24], f"{r['rate']:.4f}", f"{r['upper95']:.4f}",
                          "yes" if r["calibrated"] else "NO"] for r in out["worst"]],
-                       headers=["rule", "regime", "side", "worst shape", "rate", "upper95",
+                       headers=["rule", "regime", "side", "looked", "mean reps",
+                                "worst shape", "rate", "upper95",
                                 f"<= {TOLERANCE:g} alpha"]))
         print(f"\n{len(out['rules'])} rows ({len(out['worst'])} rule x regime x side, each on "
               f"its shapes); the worst shape of each is shown.")

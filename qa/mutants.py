@@ -208,10 +208,10 @@ def run_mutant(name: str, profile: str = "quick", seed: int = 0, timeout: float 
                 claims = json.load(f)["claims"]
     how = []
     for c in claims:
-        if c["verdict"] == "fail":
+        if c["verdict"] in ("fail", "undecided"):     # undecided: at its cap (sequential)
             bad = [s["name"] for s in c["subchecks"] if s["verdict"] != "pass"]
-            how.append(f"{c['id']} verdict fail" + (f" ({'; '.join(bad)})" if bad else
-                                                      " (primary statistic)"))
+            how.append(f"{c['id']} verdict {c['verdict']}" + (f" ({'; '.join(bad)})" if bad else
+                                                               " (primary statistic)"))
         if c["negative_control"]["verdict"] != "rejected":
             how.append(f"{c['id']} negative control accepted")
     recorded = {c["id"] for c in claims}

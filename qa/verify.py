@@ -157,11 +157,142 @@ def _relate(p: dict, stat: float, lower: float, upper: float) -> dict:
             "error": p.get("error")}
 
 
+# --- sequential rules (docs/derivations.md section 10.6): e-values at every recorded look ----
+
+def _log_e(y: np.ndarray, direction: str, c: float, share_p0=None) -> float:
+    """log e-value of replicates y - b (mean: one-sided t-mixture) or of 0/1 draws against a
+    share p0 (uniform mixture on the alternative side); 'below': evidence of less than b."""
+    n = len(y)
+    if share_p0 is not None:
+        k, p0 = float(np.sum(y)), share_p0
+        mass = st.beta.cdf(p0, k + 1, n - k + 1)
+        mass = (mass / p0) if direction == "below" else (1 - mass) / (1 - p0)
+        return (math.lgamma(k + 1) + math.lgamma(n - k + 1) - math.lgamma(n + 2) + math.log(max(mass, 1e-300))
+                - k * math.log(p0) - (n - k) * math.log(1 - p0))
+    S, V = float(np.sum(y)), float(np.sum(y * y))
+    if not (math.isfinite(S) and math.isfinite(V)):
+        return NAN
+    A = min(S * S / ((n + c) * V), n / (n + c)) if V > 0 else 0.0
+    sg = math.copysign(1.0, S) * (1 if direction == "above" else -1) if S else 0.0
+    return (math.log(2) + 0.5 * math.log(c / (n + c)) - 0.5 * n * math.log1p(-A)
+            + math.log(max(float(st.t.cdf(sg * math.sqrt(n * A / (1 - A)), n)), 1e-300)))
+
+
+def _seq_leaf(p: dict, inputs):
+    """(series, share?, [(boundary, pass direction)]) of a leaf rule's sequential form."""
+    kind, rel = p["kind"], p["relation"]
+    if kind == "BinomialRule":
+        x, share = np.array([float(bool(v)) for v in inputs]), True
+    else:
+        xs, groups = _groups(inputs)
+        share = False
+        if kind == "MeanRule":
+            x = np.asarray(groups[0], dtype=float)
+        else:
+            xa = np.asarray(xs, dtype=float)
+            w = (xa - xa.mean()) / float(((xa - xa.mean()) ** 2).sum())
+            x = np.asarray(groups, dtype=float).T @ w
+    b, tol = _f(p["boundary"]), _f(p.get("tol") or 0.0)
+    sides = ([(b - tol, "above"), (b + tol, "below")] if rel == "within"
+             else [(b, "below" if rel == "<=" else "above")])
+    return x, share, sides
+
+
+def _first(x, share, b, pass_dir, looks, alpha, c, false_alarm):
+    """(look index or -1, passed, refuted) of one one-sided part."""
+    opp = "above" if pass_dir == "below" else "below"
+    for i, n in enumerate(looks):
+        y = x[:n] if share else x[:n] - b
+        lp = -math.inf if false_alarm else _log_e(y, pass_dir, c, b if share else None)
+        lr = _log_e(y, opp, c, b if share else None)
+        if math.isnan(lp) or math.isnan(lr):
+            return i, False, False
+        if lp >= math.log(1 / alpha) or lr >= math.log(1 / alpha):
+            return i, lp >= math.log(1 / alpha), lp < math.log(1 / alpha)
+    return -1, False, False
+
+
+def _combine(times):
+    inf = 10 ** 9
+    pass_t = max((i if ok_ else inf) for i, ok_, _ in times)
+    stop_t = min(((i if (r or (i >= 0 and not ok_)) else inf) for i, ok_, r in times), default=inf)
+    if stop_t <= pass_t and stop_t < inf:
+        return stop_t, False, any(r and i == stop_t for i, _, r in times)
+    return (pass_t, True, False) if pass_t < inf else (-1, False, False)
+
+
+def _cs(x, share, alpha, side, c) -> float:
+    """The anytime-valid bound at one look: the boundary where the e-value reaches 1 / alpha."""
+    if np.isnan(x).any():
+        return NAN
+    direction, sgn = ("below", 1.0) if side == "upper" else ("above", -1.0)
+    thr, m = math.log(1 / alpha), float(np.mean(x))
+    e = (lambda q: _log_e(x, direction, c, q)) if share else (lambda q: _log_e(x - q, direction, c))
+    far = (1 - 1e-12 if side == "upper" else 1e-12) if share else m + sgn * (float(np.std(x)) + 1e-12 * (abs(m) + 1))
+    if share:
+        if e(far) < thr:
+            return 1.0 if side == "upper" else 0.0
+        near = min(max(m, 1e-12), 1 - 1e-12)
+    else:
+        for _ in range(60):
+            if e(far) >= thr:
+                break
+            far = m + 2 * (far - m)
+        else:
+            return math.inf * sgn
+        near = m
+    for _ in range(60 if share else 80):
+        mid = 0.5 * (near + far)
+        near, far = (near, mid) if e(mid) >= thr else (mid, far)
+    return far
+
+
+def decide_sequential(p: dict, inputs, problems: list[str]) -> dict:
+    """Re-decide a sequential component from its recorded looks."""
+    looks, c = [int(n) for n in p["looks"]], _f(p.get("mixture_c", 1.0))
+    if p["kind"] in ("EveryPoint", "AllOf"):
+        subs = [decide_sequential(q, x, problems) for q, x in zip(p["parts"], inputs)]
+        if not subs or len(subs) != len(inputs):
+            raise Malformed("parts and inputs differ")
+        i, passed, refuted = _combine([(looks.index(d["n"]) if d["decided"] else -1, d["passed"],
+                                        d["refuted"] or (d["decided"] and not d["passed"]))
+                                       for d in subs])
+        worst = max if subs[0]["relation"] == "<=" else min
+        agg = lambda k: (NAN if any(math.isnan(d[k]) for d in subs)
+                         else worst(d[k] for d in subs))
+        pick = subs[0]
+        if p["kind"] == "AllOf":       # different rules: the deciding part's numbers
+            pick = next((d for d in subs if d["refuted"]),
+                        next((d for d in subs if not d["passed"]), subs[0]))
+            agg = lambda k: pick[k]
+        return {"statistic": agg("statistic"), "cb": agg("cb"), "rb": agg("rb"),
+                "boundary": pick["boundary"], "relation": pick["relation"],
+                "passed": passed, "refuted": refuted and any(d["refuted"] for d in subs),
+                "alpha": _f(p.get("alpha")), "error": p.get("error"), "decided": i >= 0,
+                "n": looks[i] if i >= 0 else looks[-1]}
+    x, share, sides = _seq_leaf(p, inputs)
+    alpha = _f(p["alpha"] if share else p["t_level"])      # t-based: at LEVEL x alpha
+    i, passed, refuted = _combine([_first(x, share, b, dr, looks, alpha, c,
+                                          p.get("error") == "false alarm") for b, dr in sides])
+    n = looks[i] if i >= 0 else looks[-1]
+    cut = (inputs[:n] if isinstance(inputs, list) else
+           {**inputs, "values": [g[:n] for g in inputs["values"]]})
+    stat, _, _ = _estimate(p, cut)
+    upto = [m for m in looks if m <= n]
+    lo = [_cs(x[:m], share, alpha, "lower", c) for m in upto]
+    up = [_cs(x[:m], share, alpha, "upper", c) for m in upto]
+    d = _relate(p, stat, NAN if any(map(math.isnan, lo)) else max(lo),
+                NAN if any(map(math.isnan, up)) else min(up))
+    return {**d, "passed": passed, "refuted": refuted, "decided": i >= 0, "n": n}
+
+
 def decide(p: dict, inputs, problems: list[str]) -> dict:
     """Re-decide the rule described by ``p`` on ``inputs``; structural inconsistencies of the
     params (point count, Bonferroni split) are appended to ``problems``."""
     if not isinstance(p, dict) or "kind" not in p:
         raise Malformed("params have no kind")
+    if p.get("sequential"):
+        return decide_sequential(p, inputs, problems)
     kind = p["kind"]
     if kind in LEAVES:
         return _relate(p, *_estimate(p, inputs))
@@ -299,6 +430,10 @@ def _claim(rep: _Report, c: dict) -> int:
     if all(d is not None for d in comps + ctrls):
         verdict = ("pass" if all(d["verdict"] == "pass" for d in comps) and len(ctrls) >= 2
                    and all(d["verdict"] == "rejected" for d in ctrls) else "fail")
+        q = c.get("sequential") or {}
+        if verdict == "fail" and q.get("stopped") == "cap" and len(ctrls) >= 2 and not any(
+                _against(d, False) for d in comps) and not any(_against(d, True) for d in ctrls):
+            verdict = "undecided"     # at the cap, nothing decided against the claim
         rep.check(where, "verdict", c.get("verdict"), verdict)
         fp = max((d["alpha"] for d in comps if d["error"] == "false pass"), default=0.0)
         rep.check(where, "error_bounds.false_pass", errb.get("false_pass"), fp)
@@ -310,6 +445,15 @@ def _claim(rep: _Report, c: dict) -> int:
     else:
         rep.lines.append(f"{where}: verdict not re-derived (a component could not be re-decided)")
     return len(comps) + len(ctrls)
+
+
+def _against(d: dict, control: bool) -> bool:
+    """A component decided against the claim (a fixed-design verdict is always final)."""
+    if "decided" not in d:
+        return d["verdict"] not in ("pass", "rejected")
+    if control:
+        return d["decided"] and not d["refuted"]
+    return d["decided"] and (d["error"] == "false alarm" or not d["passed"])
 
 
 def _require_params(doc: dict) -> None:

@@ -36,6 +36,17 @@ def test_every_rule_is_calibrated_at_every_boundary_on_every_shape(quick_run):
             assert {(cal.name, "quick"), (cal.name, "full")} <= regimes, cal.name
     for key, found in shapes.items():       # four shapes or more, except exact laws
         assert len(found) >= 4 or all("exact" in s or "z-scores" in s for s in found), key
+    # every rule of a claim decided in rounds has rows monitored after every round, simulated
+    # to the cap, with the replicates it used at the boundary (issue 25)
+    sequential = [r for r in rows if r["monitoring"] == "every round"]
+    for check in CLAIMS.values():
+        if "sequential" in check.module.PROFILE["quick"]:
+            for cal in check.calibrations:
+                got = [r for r in sequential if r["rule"] == cal.name]
+                assert got, cal.name
+                for r in got:
+                    assert r["datasets"] >= 2000 and r["upper95"] <= 0.0625, r
+                    assert 0 < r["replicates_mean"] <= r["looks"][-1], r
     scale = {side for (rule, regime, side) in shapes if rule.startswith("C6 scale")}
     assert scale == {"lower", "upper"}       # both boundaries of the equivalence
     assert p.returncode == 0
@@ -43,10 +54,13 @@ def test_every_rule_is_calibrated_at_every_boundary_on_every_shape(quick_run):
 
 def test_a_patched_rule_changes_both_the_verdict_and_the_calibration(quick_run, tmp_path,
                                                                      monkeypatch):
-    """What calibrate exercises is what decides: MeanRule.decide patched to pass everything
-    makes C6's scale rule pass at its boundary in calibrate and its controls accepted in the
-    claim's verdict."""
+    """What calibrate exercises is what decides: MeanRule.decide (the fixed form) and the
+    sequential decision's first crossing patched to pass everything make C6's scale rule pass
+    at its boundary in calibrate, in both its fixed and its sequential rows, and its controls
+    accepted in the claim's verdict (C6 decides in rounds)."""
+    import numpy as np
     from mtlcheck.checks import rules
+    from mtlcheck.checks import sequential as seq
     from mtlcheck.qa.calibrate import calibrate
     from mtlcheck.runner import main_run
     doc = json.loads((pathlib.Path(quick_run) / "results.json").read_text())
@@ -59,8 +73,15 @@ def test_a_patched_rule_changes_both_the_verdict_and_the_calibration(quick_run, 
         d.passed, d.refuted = True, False
         return d
 
+    def passes_at_first_look(log_pass, log_refute, alpha_pass, alpha_refute):
+        lp = np.asarray(log_pass, dtype=float)
+        shape = lp.shape[:-1]
+        return np.zeros(shape, dtype=int), np.ones(shape, dtype=bool), np.zeros(shape, dtype=bool)
+
     monkeypatch.setattr(rules.MeanRule, "decide", always_pass)
+    monkeypatch.setattr(seq, "first_decision", passes_at_first_look)
     after = calibrate({"C6": c6}, 2000, only=["C6 scale"])["rules"]
+    assert {r["monitoring"] for r in after} == {"once (fixed design)", "every round"}
     assert max(r["rate"] for r in before) <= 0.0625 and min(r["rate"] for r in after) == 1.0
     out = tmp_path / "out"
     shutil.copytree(quick_run, out)

@@ -184,6 +184,7 @@ PARAMS: dict[str, Param] = dict([
     _p("scale", "float", 0.0, 1.0, open_low=True, doc="fraction of the benchmark's task counts"),
     _p("executor", "choice", choices=("local", "ray"), doc="where sweep cells run"),
     _p("threads", "int", 1, 4096, doc="torch intra-op threads"),
+    _p("max_replicates", "int", 2, None, doc="cap of the claims decided in rounds"),
     _p("budget", "float", 0.0, 604800.0, open_low=True, doc="seconds an audit may spend"),
     _p("single_task", "bool", doc="train every task slot on one task"),
     _p("row_norm", "bool", doc="normalise rows of W after each representation step"),

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from ...theory.bounds import e_out_prediction_fn
+from ..sequential import run_rounds
 from ..rules import AllOf, EveryPoint, Groups, MeanRule, SlopeRule, operating_characteristic
 from ..context import derive_seed
 from ..record import ClaimResult, Timer, finite
@@ -30,12 +31,13 @@ PROFILE = {
     "quick": dict(d=64, r=3, n=256, m=128, T_grid=[4, 16, 64, 256], n_grid=[64, 256, 1024],
                   T_for_n=64, seeds=24, control_seeds=8, weak_n1=1, iso_tau=0.5,
                   slope_max=-0.1, pred_d=16, pred_r=3, pred_n=64, pred_T_grid=[16, 64, 256],
-                  pred_seeds=192, pred_tol=0.05, oc_datasets=1000),
+                  pred_seeds=192, pred_tol=0.05, oc_datasets=1000,
+                  sequential=dict(first=6, step=3, cap=60)),
     "full": dict(d=256, r=4, n=1024, m=512, T_grid=[4, 16, 64, 256, 1024],
                  n_grid=[128, 512, 2048, 8192], T_for_n=256, seeds=48, control_seeds=12,
                  weak_n1=1, iso_tau=0.5, slope_max=-0.1, pred_d=32, pred_r=4, pred_n=128,
                  pred_T_grid=[16, 64, 256, 1024], pred_seeds=192, pred_tol=0.03,
-                 oc_datasets=4000),
+                 oc_datasets=4000, sequential=dict(first=6, step=6, cap=120)),
 }
 
 def run_cell(device: str, d: int, r: int, T: int, n1: int, n2: int, m: int, noise: float,
@@ -113,7 +115,7 @@ def _iso(runs_T) -> Groups:
 
 def rule(runs_T, P):
     """The C1 rule on a T sweep (claim_rule): the Decision on (rate, isotropy)."""
-    return claim_rule(P).decide((_logs(runs_T), _iso(runs_T)))
+    return claim_rule(P).judge((_logs(runs_T), _iso(runs_T)))
 
 
 def _prediction_subcheck(runs, P, pred):
@@ -123,7 +125,7 @@ def _prediction_subcheck(runs, P, pred):
         p = pred(P["pred_d"], P["pred_r"], T, P["pred_n"], P["pred_n"])
         data.append(Groups.one([v / p for v in e]))
         gaps[str(T)] = {"mean": sum(e) / len(e), "prediction": p, "gap": sum(e) / len(e) / p - 1}
-    dec = prediction_rule(P).decide(data)
+    dec = prediction_rule(P).judge(data)
     return dec.component(f"derived prediction (a) of E[E_out] agrees within {P['pred_tol']:.0%} "
                          f"at d={P['pred_d']}, r={P['pred_r']}, n1=n2={P['pred_n']} (max over T "
                          "of the upper bound on |mean/prediction - 1|)", "prediction",
@@ -169,16 +171,26 @@ def pretrain_configs(profile_name: str) -> list[dict]:
 
 
 def decide(ctx) -> ClaimResult:
-    P = profile(ctx.profile, ID)
+    """In rounds of pretraining seeds (checks/sequential.py): the T sweep gets n seeds per T,
+    the n sweep and the controls n / 3 (at least 2), the prediction 8 n (the profile's
+    ratios)."""
+    with Timer() as tm:
+        res = run_rounds(ctx, ID, profile(ctx.profile, ID), _decide_at,
+                         keys=("seeds", "control_seeds", "pred_seeds"))
+    res.wall_s = tm.s
+    return res
+
+
+def _decide_at(ctx, P, final) -> ClaimResult:
     d, r, n = P["d"], P["r"], P["n"]
     pred = e_out_prediction_fn()
     with Timer() as tm:
         cells = _cells(ctx, P)
         runs = _group(cells, ctx.run(ID, [c for _, c in cells]))
-        main = rate_rule(P).decide(_logs(runs["T"]))
-        iso = isotropy_rule(P).decide(_iso(runs["T"]))
+        main = rate_rule(P).judge(_logs(runs["T"]))
+        iso = isotropy_rule(P).judge(_iso(runs["T"]))
         Tmax = max(runs["T"])
-        subs = [rate_rule(P).decide(_logs(runs["n"])).component(
+        subs = [rate_rule(P).judge(_logs(runs["n"])).component(
                     "E_out falls with n1 = n2 (slope of mean log E_out vs log n)", "n-rate"),
                 iso.component(f"isotropy sigma_r/sigma_1 of W M at T={Tmax}", "isotropy"),
                 _prediction_subcheck(runs["prediction"], P, pred)]
@@ -197,7 +209,7 @@ def decide(ctx) -> ClaimResult:
             eff = ({} if label == "single" or slope is None else  # refuted by its isotropy
                    {"effect": slope, "effect_over_tolerance": finite((slope - null) / (tol - null))})
             controls.append(c.control(name, text, **eff))
-        oc = _oc(_logs(runs["T"]), P, null, derive_seed(ctx.seed, ID, "oc"))
+        oc = _oc(_logs(runs["T"]), P, null, derive_seed(ctx.seed, ID, "oc")) if final else None
     runs_T, runs_n, one_T = runs["T"], runs["n"], runs["single"]
     seeds = [derive_seed(ctx.seed, ID, "T", T, s) for T in P["T_grid"] for s in range(P["seeds"])]
     T0, T1 = min(P["T_grid"]), max(P["T_grid"])

@@ -20,6 +20,7 @@ from ..executor import Cell
 from ..profiles import ALPHA, geometric, profile
 from ..regimes import Calibration, groups_calibration, log_limits, points_calibration
 from ..rules import Groups, MeanRule
+from ..sequential import cell_params, run_rounds
 from ..io import decode_array
 from ..sweeps import (bound_rule, bound_subcheck, fit_data, growth_controls, growth_details,
                       growth_fit, growth_oc, growth_result, growth_rule, pretraining,
@@ -33,17 +34,19 @@ STATEMENT_REF = "C2"           # theory/claims.py
 #: this claim's parameters per profile (checks/profiles.py)
 PROFILE = {
     "quick": dict(r=2, d_grid=[8, 16, 32, 64, 128, 256], m=64, m_pre=128, T=64, E_target=1e-3,
-                  control_E=1.4e-3, seeds=10,
+                  control_E=1.4e-3, seeds=10, control_seeds=40,
                   probes={"pretrained": dict(reps=24, n_grid=geometric(4, 512)),
                           "raw-linear": dict(reps=3, n_grid=geometric(4, 8192)),
                           "fixed-budget": dict(reps=24, n_grid=geometric(4, 4096))},
-                  n_test=1000, eps=0.40, lam=0.1, slope_max=0.25, oc_datasets=1000),
+                  n_test=1000, eps=0.40, lam=0.1, slope_max=0.25, oc_datasets=1000,
+                  sequential=dict(first=5, step=1, cap=24)),
     "full": dict(r=2, d_grid=[64, 256, 1024, 4096], m=64, m_pre=128, T=64, T_per_d=1.0,
-                 E_target=1e-3, control_E=1.4e-3, seeds=8,
+                 E_target=1e-3, control_E=1.4e-3, seeds=8, control_seeds=32,
                  probes={"pretrained": dict(reps=96, n_grid=geometric(4, 1024)),
                          "raw-linear": dict(reps=12, n_grid=geometric(4, 65536)),
                          "fixed-budget": dict(reps=96, n_grid=geometric(4, 16384))},
-                 n_test=2000, eps=0.40, lam=0.1, slope_max=0.25, oc_datasets=4000),
+                 n_test=2000, eps=0.40, lam=0.1, slope_max=0.25, oc_datasets=4000,
+                 sequential=dict(first=5, step=1, cap=20)),
 }
 
 PROBES = ("pretrained", "raw-linear")
@@ -82,12 +85,12 @@ def control_cell(P: dict, d: int, s: int, base_seed: int, pre: dict, device: str
     return {"mse": tensor_lists(c["mse"])}
 
 
-def _cells(ctx, P, fn, label, pre):
-    shared = {k: v for k, v in P.items() if k != "d_grid"}
+def _cells(ctx, P, fn, label, pre, seeds):
+    shared = {k: v for k, v in cell_params(P).items() if k != "d_grid"}
     return [Cell(ID, {"claim": ID, "cell": label, "d": d, "s": s, "seed": ctx.seed,
                         "device": ctx.device, **shared}, fn,
                  (shared, d, s, ctx.seed, pre[d, s], ctx.device))
-            for d in P["d_grid"] for s in range(P["seeds"])]
+            for d in P["d_grid"] for s in range(seeds)]
 
 
 def pretrain_configs(profile_name: str) -> list[dict]:
@@ -95,9 +98,9 @@ def pretrain_configs(profile_name: str) -> list[dict]:
     return sweep_pretrain_configs(profile(profile_name, ID))
 
 
-def _by_d(P, values):
+def _by_d(P, values, seeds):
     it = iter(values)
-    return {d: [next(it) for _ in range(P["seeds"])] for d in P["d_grid"]}
+    return {d: [next(it) for _ in range(seeds)] for d in P["d_grid"]}
 
 
 def _fit(P, grid, curves_by_d):
@@ -145,20 +148,31 @@ def _risk_subcheck(P, pre, cells):
         ratio = meas.mean(axis=0) / bnd.mean(axis=0)
         worst_ratio = max(worst_ratio, float(ratio.max()))
         per_d[str(d)] = {"measured_over_bound": ratio.tolist(), "bound": bnd.mean(0).tolist()}
-    dec = risk_rule(P).decide(Groups.one(per_seed))
+    dec = risk_rule(P).judge(Groups.one(per_seed))
     return dec.component("the probe's test risk below the derived d-free risk bound (c) at "
                          "every d and n (lower bound of the mean over seeds of the average over "
                          "d and n of measured - bound; fails only with evidence)", "risk", max_ratio=worst_ratio, per_d=per_d)
 
 
 def decide(ctx) -> ClaimResult:
-    P = profile(ctx.profile, ID)
+    """In rounds of pretraining seeds (checks/sequential.py): every d gets the same seeds; the
+    near-boundary control (its pretraining is cheap: a small fixed budget) four times as many."""
+    with Timer() as tm:
+        res = run_rounds(ctx, ID, profile(ctx.profile, ID), _decide_at,
+                         keys=("seeds", "control_seeds"))
+    res.wall_s = tm.s
+    return res
+
+
+def _decide_at(ctx, P, final) -> ClaimResult:
     with Timer() as tm:
         pre = pretraining(ctx, P)
-        pre_fixed = pretraining(ctx, P, fixed_budget=True)
-        cells = _by_d(P, ctx.run(ID, _cells(ctx, P, run_cell, "probes", pre)))
+        nc = P["control_seeds"]
+        pre_fixed = pretraining(ctx, P, fixed_budget=True, seeds=nc)
+        cells = _by_d(P, ctx.run(ID, _cells(ctx, P, run_cell, "probes", pre, P["seeds"])),
+                      P["seeds"])
         ctrl = _by_d(P, ctx.run("C2 control (fixed budget)",
-                                _cells(ctx, P, control_cell, "fixed-budget", pre_fixed)))
+                                _cells(ctx, P, control_cell, "fixed-budget", pre_fixed, nc)), nc)
         for d in P["d_grid"]:
             ctx.progress(f"C2 d={d}: pretraining n1=n2={pre[d, 0]['n_pre']}, E_out="
                          f"{np.mean([pre[d, s]['E_out'] for s in range(P['seeds'])]):.2e}")
@@ -173,7 +187,7 @@ def decide(ctx) -> ClaimResult:
         controls = growth_controls(P, decs, ("raw-linear", "raw-x probe", "the d-independence "
                                    "rule on a ridge probe on raw x, whose n* grows like d"), "n*")
         oc = growth_oc(growth_rule(P), fit_data(main_fit, grid["pretrained"]), P, "n*",
-                       derive_seed(ctx.seed, ID, "oc"))
+                       derive_seed(ctx.seed, ID, "oc")) if final else None
         fits = {k: v[0] for k, v in fits.items()}
     details = {
         "n_grid": grid, "growth": fits,
@@ -182,7 +196,7 @@ def decide(ctx) -> ClaimResult:
         "mean_mse": {name: {str(d): torch.tensor([r for c in cells[d] for r in c[name]["mse"]])
                             .mean(0).tolist() for d in P["d_grid"]} for name in PROBES},
         "E_out": {str(d): [pre[d, s]["E_out"] for s in range(P["seeds"])] for d in P["d_grid"]},
-        "E_out_fixed_budget": {str(d): [pre_fixed[d, s]["E_out"] for s in range(P["seeds"])]
+        "E_out_fixed_budget": {str(d): [pre_fixed[d, s]["E_out"] for s in range(nc)]
                                for d in P["d_grid"]},
         "n_pretrain": {str(d): pre[d, 0]["n_pre"] for d in P["d_grid"]},
     }

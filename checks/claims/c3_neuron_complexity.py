@@ -24,6 +24,7 @@ from ..complexity import crossing_status
 from ..executor import Cell
 from ..profiles import geometric, profile
 from ..regimes import Calibration, groups_calibration, log_limits, points_calibration
+from ..sequential import cell_params, run_rounds
 from ..sweeps import (bound_rule, bound_subcheck, fit_data, growth_controls, growth_details,
                       growth_fit, growth_oc, growth_result, growth_rule, pretraining,
                       seed_crossings, sweep_pretrain_configs, weights)
@@ -38,12 +39,13 @@ PROFILE = {
     "quick": dict(r=2, d_grid=[8, 16, 32, 64, 128, 256], m_pre=128, T=64, E_target=1e-3,
                   control_E=4e-3, seeds=10,
                   widths=[1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128],
-                  rf_widths=geometric(4, 2048), eps=0.5, slope_max=0.25, oc_datasets=1000),
+                  rf_widths=geometric(4, 2048), eps=0.5, slope_max=0.25, oc_datasets=1000,
+                  sequential=dict(first=5, step=1, cap=24)),
     "full": dict(r=2, d_grid=[64, 256, 1024, 4096], m_pre=128, T=64, T_per_d=1.0,
                  E_target=1e-3, control_E=4e-3, seeds=8,
                  widths=[1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128],
                  rf_widths=geometric(4, 16384, 2.0), eps=0.5, slope_max=0.25,
-                 oc_datasets=4000),
+                 oc_datasets=4000, sequential=dict(first=5, step=1, cap=20)),
 }
 
 def run_cell(P: dict, d: int, s: int, base_seed: int, pre: dict, pre_fixed: dict) -> dict:
@@ -60,7 +62,7 @@ def run_cell(P: dict, d: int, s: int, base_seed: int, pre: dict, pre_fixed: dict
 
 
 def _cells(ctx, P, pre, pre_fixed):
-    shared = {k: v for k, v in P.items() if k != "d_grid"}
+    shared = {k: v for k, v in cell_params(P).items() if k != "d_grid"}
     return [Cell(ID, {"claim": ID, "d": d, "s": s, "seed": ctx.seed, "device": ctx.device,
                         **shared}, run_cell, (shared, d, s, ctx.seed, pre[d, s], pre_fixed[d, s]))
             for d in P["d_grid"] for s in range(P["seeds"])]
@@ -82,7 +84,14 @@ def _bound_subcheck(P, cells, fit):
 
 
 def decide(ctx) -> ClaimResult:
-    P = profile(ctx.profile, ID)
+    """In rounds of pretraining seeds (checks/sequential.py): every d gets the same seeds."""
+    with Timer() as tm:
+        res = run_rounds(ctx, ID, profile(ctx.profile, ID), _decide_at)
+    res.wall_s = tm.s
+    return res
+
+
+def _decide_at(ctx, P, final) -> ClaimResult:
     with Timer() as tm:
         pre = pretraining(ctx, P)
         pre_fixed = pretraining(ctx, P, fixed_budget=True)
@@ -106,7 +115,7 @@ def decide(ctx) -> ClaimResult:
                                    "d-independence rule on random features (W at its "
                                    "initialisation), whose width grows like d"), "m*")
         oc = growth_oc(growth_rule(P), fit_data(main_fit, P["widths"]), P, "m*",
-                       derive_seed(ctx.seed, ID, "oc"))
+                       derive_seed(ctx.seed, ID, "oc")) if final else None
     details = {
         "widths": P["widths"], "rf_widths": P["rf_widths"], "growth": fits,
         **growth_details(fits, "m_star"),

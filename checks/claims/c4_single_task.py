@@ -89,7 +89,7 @@ def bound_rule(P=None, delta: float = 0.05) -> BinomialRule:
 def rule(iso, P):
     """The single-task rule on isotropies: the Decision on the share of runs with isotropy
     below tau."""
-    return share_rule(P).decide([v < P["tau"] for v in iso])
+    return share_rule(P).judge([v < P["tau"] for v in iso])
 
 
 def pretrain_configs(profile_name: str) -> list[dict]:
@@ -103,7 +103,7 @@ def _share_subcheck(name, errs, P, succeed: bool):
     """The share of runs whose missed-direction 0-1 error is <= err_ok (succeed) or >= err_fail
     (fail), by share_rule."""
     hits = [(e <= P["err_ok"] if succeed else e >= P["err_fail"]) for e in errs]
-    return share_rule(P).decide(hits).component(name, "share-" + ("multi" if succeed else "single"),
+    return share_rule(P).judge(hits).component(name, "share-" + ("multi" if succeed else "single"),
                                                 mean_error=sum(errs) / len(errs))
 
 
@@ -120,7 +120,7 @@ def _subchecks(P, single, multi):
     delta = 0.05
     bnd = single_task_isotropy_tight(P["r"], P["n2"], delta)
     viol = [not c["isotropy"] <= bnd for c in single]                   # NaN is a violation
-    subs.append(bound_rule(P, delta).decide(viol).component(
+    subs.append(bound_rule(P, delta).judge(viol).component(
         f"fraction of single-task runs above the derived isotropy bound {bnd:.3g} "
         f"(delta = {delta}; fails only with evidence)", "isotropy-bound"))
     return subs, bnd

@@ -30,6 +30,7 @@ from ...sim.samplers import generator, haar, sphere
 from ...theory.degree_energies import degree_floor, target_energies
 from ...theory.rf_lower_bounds import rf_width_lower_bound_lp
 from ...theory.sphere_harmonics import harmonic_dim
+from ..sequential import run_rounds
 from ..rules import (EveryPoint, Groups, MeanRule, SlopeRule, ZRule,
                      operating_characteristic)
 from ..context import derive_seed
@@ -52,6 +53,7 @@ PROFILE = {
                           dict(target="xor", eps=0.7, width_factor=1.5, min_width=128,
                                d_grid=[8, 12, 16, 24, 32, 48, 64])],
                   exponent_min=1.5, exponent_tol=0.1, pre_slope_max=0.25, oc_datasets=1000,
+                  sequential=dict(first=5, step=1, cap=16),
                   monte_carlo=dict(target="xor", d=8, m=48, widths=[4, 12, 24, 48], n=200000)),
     "full": dict(r=2, seeds=8,
                  levels=[dict(target="halfspace", eps=0.5, width_factor=3.0, min_width=64,
@@ -59,6 +61,7 @@ PROFILE = {
                          dict(target="xor", eps=0.7, width_factor=1.5, min_width=128,
                               d_grid=[16, 24, 32, 48, 64, 96, 128])],
                  exponent_min=1.5, exponent_tol=0.1, pre_slope_max=0.25, oc_datasets=4000,
+                 sequential=dict(first=5, step=1, cap=20),
                  monte_carlo=dict(target="xor", d=12, m=96, widths=[8, 24, 48, 96], n=1000000)),
 }
 
@@ -169,7 +172,7 @@ def _exponent_data(per_d, shift: float = 0.0) -> Groups:
 def _growth_records(levels, rf, P):
     out = []
     for lev, per_d in zip(levels, rf):
-        dec = growth_rule(P).decide(_exponent_data(per_d))
+        dec = growth_rule(P).judge(_exponent_data(per_d))
         ds = sorted(per_d)
         out.append({"target": lev["target"], "eps": lev["eps"], "K": lev["K"], "d": ds,
                     "m_star_rf": [finite(float(np.exp(np.mean(np.log([c["m_star"] for c in
@@ -196,7 +199,7 @@ def _lower_bound_subcheck(growth, P):
             data.append(Groups.one([math.log(v) - math.log(lb) if v and lb else math.nan
                                     for v in g["m_star_rf_per_seed"][i]]))
             worst = min(worst, g["m_star_rf"][i] / lb if lb else math.inf)
-    dec = lower_bound_rule(P).decide(data)
+    dec = lower_bound_rule(P).judge(data)
     return dec.component("m*_RF above the derived lower bound (section 8.6) at every level and d "
                          "(min over points of mean log(m*/bound) and its upper bound; fails only "
                          "with evidence)", "lower-bound", min_ratio=finite(worst))
@@ -205,7 +208,7 @@ def _lower_bound_subcheck(growth, P):
 def _pretrained(ctx, P, levels):
     """m* of the pretrained features (the C2/C3 pretraining cells) on each level's target:
     (record, Decision of flat_rule) per level."""
-    Pp = profile(ctx.profile, "C2")
+    Pp = {**profile(ctx.profile, "C2"), "seeds": P["seeds"]}
     pre = pretraining(ctx, Pp)
     cells, index = [], []
     for li, lev in enumerate(levels):
@@ -234,7 +237,7 @@ def _monte_carlo_check(ctx, P):
     W = sphere(mc["m"], mc["d"], g, torch.float64)
     out = optimal_head_risk_mc(W, M, mc["target"], mc["widths"], mc["n"], g)
     z = (out["mc"] - out["formula"]) / out["se"]
-    return ZRule(ALPHA).decide(z).component(
+    return ZRule(ALPHA).judge(z).component(
         f"population formula R(m) vs Monte Carlo of the same head ({mc['target']}, d={mc['d']}, "
         f"{mc['n']} samples; max |z| over widths minus its critical value, fails only with "
         "evidence)", "monte-carlo", formula=out["formula"].tolist(), mc=out["mc"].tolist())
@@ -262,7 +265,15 @@ def pretrain_configs(profile_name: str) -> list[dict]:
 
 
 def decide(ctx) -> ClaimResult:
-    P = profile(ctx.profile, ID)
+    """In rounds of random-feature seeds (checks/sequential.py): every (level, d) gets the same
+    seeds, and the pretrained-feature comparison reads as many of C2's pretraining seeds."""
+    with Timer() as tm:
+        res = run_rounds(ctx, ID, profile(ctx.profile, ID), _decide_at)
+    res.wall_s = tm.s
+    return res
+
+
+def _decide_at(ctx, P, final) -> ClaimResult:
     levels = _levels(P)
     with Timer() as tm:
         cells, index = _rf_cells(ctx, P, levels)
@@ -272,9 +283,9 @@ def decide(ctx) -> ClaimResult:
         low_i = min(range(len(levels)), key=lambda i: levels[i]["K"])
         K = levels[top_i]["K"]
         top_data = _exponent_data(rf[top_i])
-        main = growth_rule(P).decide(top_data)
+        main = growth_rule(P).judge(top_data)
         pre = _pretrained(ctx, P, levels)
-        cons = consistency_rule(P).decide([_exponent_data(per_d, lev["K"])
+        cons = consistency_rule(P).judge([_exponent_data(per_d, lev["K"])
                                            for lev, per_d in zip(levels, rf)])
         subs = [cons.component(f"every level's exponent interval meets its degree floor K(eps) "
                                f"within {P['exponent_tol']} (fails only with evidence; finite-d "
@@ -288,10 +299,10 @@ def decide(ctx) -> ClaimResult:
         pre_top, pre_dec = pre[top_i]
         tol = K - P["exponent_min"]
         eff = lambda e: {"effect": finite(e), "effect_over_tolerance": finite(e / tol)}
-        low = growth_rule(P).decide(_exponent_data(rf[low_i]))
-        off = SlopeRule("within", float(K - 1), ALPHA, tol=P["exponent_tol"]).decide(top_data)
+        low = growth_rule(P).judge(_exponent_data(rf[low_i]))
+        off = SlopeRule("within", float(K - 1), ALPHA, tol=P["exponent_tol"]).judge(top_data)
         controls = [
-            growth_rule(P).decide(growth_data(
+            growth_rule(P).judge(growth_data(
                 {int(d): v for d, v in pre_top["per_seed"].items()})).control(
                 "pretrained features", f"the growth rule (lower bound of the exponent >= "
                 f"{P['exponent_min']}) on the pretrained features' m* for the same target",
@@ -308,7 +319,7 @@ def decide(ctx) -> ClaimResult:
                 "a staircase one degree off", f"the consistency rule with K - 1 = {K - 1} in "
                 f"place of K(eps) = {K} on the random features' exponent (rejected when the "
                 "interval excludes K - 1 +- tol)")]
-        oc = _oc(top_data, K, P, derive_seed(ctx.seed, ID, "oc"))
+        oc = _oc(top_data, K, P, derive_seed(ctx.seed, ID, "oc")) if final else None
     lcb = main.confidence_bound
     dl = levels[top_i]["d_grid"]
     plain = (f"m*_RF grows at least like d^{lcb:.3g} over d = {min(dl)}..{max(dl)} on the K = {K} "

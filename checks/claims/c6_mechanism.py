@@ -20,6 +20,7 @@ from ...sim.samplers import FamilySampler, generator, haar, sphere
 from ...theory import population as POP
 from ...theory.bounds import one_step_population_error
 from ...theory.model import ReferenceModel
+from ..sequential import run_rounds
 from ..rules import ExactRule, Groups, MeanRule, operating_characteristic
 from ..context import derive_seed
 from ..record import ClaimResult, Timer, finite, nanmax
@@ -38,10 +39,12 @@ STATEMENT_REF = "C6"           # theory/claims.py
 PROFILE = {
     "quick": dict(split=dict(d=12, r=2, T=5, n1=20, n2=17, m=7), tol=1e-10,
                   pop=dict(d=24, r=2, T=512, n=1024, m=16), seeds=16, pop_tol_factor=2.0,
-                  scale_tol=0.02, near_factor=1.75, oc_datasets=1000),
+                  scale_tol=0.02, near_factor=1.75, oc_datasets=1000,
+                  sequential=dict(first=5, step=3, cap=40)),
     "full": dict(split=dict(d=40, r=3, T=9, n1=50, n2=60, m=13), tol=1e-10,
                  pop=dict(d=64, r=3, T=2048, n=4096, m=32), seeds=32, pop_tol_factor=2.0,
-                 scale_tol=0.01, near_factor=1.75, oc_datasets=4000),
+                 scale_tol=0.01, near_factor=1.75, oc_datasets=4000,
+                 sequential=dict(first=5, step=5, cap=80)),
 }
 
 def split_data(ctx, P, seed):
@@ -217,26 +220,34 @@ def _population_tol(P) -> float:
 
 
 def decide(ctx) -> ClaimResult:
-    P = profile(ctx.profile, ID)
+    """In rounds of population seeds (checks/sequential.py); the exact identity is decided
+    once (it is exact, not sampled)."""
+    with Timer() as tm:
+        res = run_rounds(ctx, ID, profile(ctx.profile, ID), _decide_at)
+    res.wall_s = tm.s
+    return res
+
+
+def _decide_at(ctx, P, final) -> ClaimResult:
     with Timer() as tm:
         worst, diffs = exact_part(ctx, P)
         pop = population_part(ctx, P)
         errs = [c["rel_error"] for c in pop]
         c_hat = [c["c_hat"] for c in pop]
         pred_err = _predicted_population_error(P)
-        main = exact_rule(P).decide(worst)
+        main = exact_rule(P).judge(worst)
         logs = [math.log(e) if e > 0 else math.nan for e in errs]
-        subs = [population_rule(P).decide(Groups.one(logs)).component(
+        subs = [population_rule(P).judge(Groups.one(logs)).component(
                     f"population: |W1 + (eta_a eta_W/2) grad L_PC(W0)|_F / |...|_F (mean of log "
                     f"over seeds) within {P['pop_tol_factor']:g} x the predicted RMS error "
                     f"{pred_err:.3g} (sections 4, 5)", "population", errors=errs,
                     geometric_mean=finite(math.exp(float(np.mean(logs))))),
-                scale_rule(P).decide(Groups.one(c_hat)).component(
+                scale_rule(P).judge(Groups.one(c_hat)).component(
                     f"scale of W1: |c - 1| <= {P['scale_tol']:g} for c = <W1, U>/<U, U>, "
                     "U = -(eta_a eta_W/2) grad L_PC(W0) (E[W1 | W0] = U exactly, section 2.9)",
                     "scale", c_hat=c_hat)]
         nworst, _ = exact_part(ctx, P, symmetric=True)
-        controls = [exact_rule(P).decide(nworst).control(
+        controls = [exact_rule(P).judge(nworst).control(
             "both sides differentiated", "the exact identity against the pair loss "
             "differentiated on both sides (no stop on the head side)")]
         near = 1.0 + P["near_factor"] * P["scale_tol"]
@@ -246,10 +257,10 @@ def decide(ctx) -> ClaimResult:
                 (near, f"population constant off by {near - 1:.1%} ({P['near_factor']:g}x the "
                        "tolerance, near the boundary)", f"the scale rule with U scaled by "
                  f"1/{near:.4g} (the constant off by {near - 1:.1%})")):
-            d_ = scale_rule(P).decide(Groups.one([c * mult for c in c_hat]))
+            d_ = scale_rule(P).judge(Groups.one([c * mult for c in c_hat]))
             controls.append(d_.control(name, text, effect=abs(mult - 1),
                                        effect_over_tolerance=abs(mult - 1) / P["scale_tol"]))
-        oc = _oc(c_hat, P, derive_seed(ctx.seed, ID, "oc"))
+        oc = _oc(c_hat, P, derive_seed(ctx.seed, ID, "oc")) if final else None
         ctx.progress(f"C6: exact max rel diff {worst:.2e}; population error "
                      f"{sum(errs) / len(errs):.3f}; scale {float(np.mean(c_hat)):.4f}")
     return ClaimResult(
