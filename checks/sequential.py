@@ -12,9 +12,11 @@ V = sum Y_i^2, A = S^2 / ((n + c) V),
 
 (e_above: +sign(S)), the likelihood ratio of the scale-invariant data under a half-normal
 mixture over the standardised effect (mu - b) / sigma against mu = b. For Gaussian replicates
-with mu = b it is a test martingale, so by Ville's inequality P(e ever reaches 1 / alpha) <=
-alpha however the rounds are monitored; what it does on the skewed and censored shapes a real
-run produces is measured by `mtlcheck calibrate` (rows with monitoring "every round").
+with mu = b it is a test martingale, so by Ville's inequality P(e ever reaches 1 / a) <= a
+however the rounds are monitored. The rules look at a = LEVEL x alpha (alpha / 2, the level
+calibration of the fixed t rules: skewed replicates); what the test does on the skewed and
+censored shapes a real run produces is measured by `mtlcheck calibrate` (rows with monitoring
+"every round"). Shares use a mixture e-value that is exact for the composite null, at alpha.
 
 ``confseq`` (Howard et al.) was evaluated: its boundaries assume a known sub-Gaussian or
 sub-exponential scale, or bounded observations; our replicates (log n*, slope contrasts,
@@ -42,7 +44,8 @@ MIXTURE_C = 1.0
 @dataclass(frozen=True)
 class Design:
     """A claim's sequential design: the first look after ``first`` replicates, then every
-    ``step`` more, up to ``cap`` (a profile's ``sequential`` field)."""
+    ``step`` more, up to ``cap`` (a profile's ``sequential`` field; its optional ``key`` names
+    the profile entry that counts the replicates, default 'seeds')."""
 
     first: int
     step: int

@@ -267,6 +267,15 @@ def _add_verify(sub):
     p.add_argument("results", metavar="RESULTS", help="the results.json to verify")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object: ok, mismatches, digest, claims")
+    p.add_argument("--rerun", type=_num, default=None, metavar="K",
+                   help="after the consistency check, decide every claim again from the run's "
+                        "cache with the installed code, compare the re-derived evidence with "
+                        "the file's, and re-execute K randomly chosen cells per claim from "
+                        "their recorded seeds (exact at the recorded threads and device; "
+                        "qa/rerun.py)")
+    p.add_argument("--cache", default=None, metavar="DIR",
+                   help="the run's cache folder for --rerun (default: the folder 'cache' beside "
+                        "RESULTS)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -304,7 +313,13 @@ def _dispatch(args, parser) -> int:
         return main_report(args, verify_file(args.results))
     if verb == "verify":
         from .qa.verify import main_verify
-        return main_verify(args)
+        if args.rerun is not None:
+            validate("verify", rerun=args.rerun)
+        rc = main_verify(args)
+        if rc != 0 or args.rerun is None:
+            return rc
+        from .qa.rerun import main_rerun
+        return main_rerun(args)
     if verb == "audit":
         if args.bounds is not None:
             from .qa.bound_audit import main_audit_bounds

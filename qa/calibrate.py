@@ -98,10 +98,11 @@ def sequential_rows(name: str, rule, real, sizes, regime: str, prof: str, P: dic
     (false alarm: a failure) at any look, and the replicates used are where it stopped. Also
     the replicates used with the truth at the run's estimate (within rules: at the centre)."""
     design = seq.Design.of(P["sequential"])
-    capped = _cap_sizes(sizes, design.cap / P["seeds"])
+    capped = _cap_sizes(sizes, design.cap / P[P["sequential"].get("key", "seeds")])
     R = capped if isinstance(capped, int) else max(capped)
     looks = seq.component_looks(design, design.cap, R)
-    est = (rule.boundary if rule.relation == "within"
+    exact = shapes_of(rule) != SHAPES         # an exact law: no run's data to estimate from
+    est = (math.nan if exact else rule.boundary if rule.relation == "within"
            else rule.decide(real).statistic)
     out = []
     for side, truth in rule.boundaries():

@@ -191,7 +191,8 @@ def _seq_leaf(p: dict, inputs):
         else:
             xa = np.asarray(xs, dtype=float)
             w = (xa - xa.mean()) / float(((xa - xa.mean()) ** 2).sum())
-            x = np.asarray(groups, dtype=float).T @ w
+            k = min(len(g) for g in groups)             # equal by design; a short group shows
+            x = np.asarray([g[:k] for g in groups], dtype=float).T @ w   # in the count check
     b, tol = _f(p["boundary"]), _f(p.get("tol") or 0.0)
     sides = ([(b - tol, "above"), (b + tol, "below")] if rel == "within"
              else [(b, "below" if rel == "<=" else "above")])
@@ -272,6 +273,9 @@ def decide_sequential(p: dict, inputs, problems: list[str]) -> dict:
                 "n": looks[i] if i >= 0 else looks[-1]}
     x, share, sides = _seq_leaf(p, inputs)
     alpha = _f(p["alpha"] if share else p["t_level"])      # t-based: at LEVEL x alpha
+    sizes = ({len(inputs)} if isinstance(inputs, list) else {len(g) for g in inputs["values"]})
+    if sizes != {looks[-1]}:
+        problems.append(f"inputs hold {sorted(sizes)} replicates, the looks end at {looks[-1]}")
     i, passed, refuted = _combine([_first(x, share, b, dr, looks, alpha, c,
                                           p.get("error") == "false alarm") for b, dr in sides])
     n = looks[i] if i >= 0 else looks[-1]

@@ -147,7 +147,8 @@ def _control(doc):
 
 def _truncate(doc):
     _claim(doc, "C3")["primary"]["inputs"]["values"][0].pop()
-    return "C3 primary:", ("statistic", "confidence_bound")
+    # a fixed rule's statistic moves; a sequential one's inputs no longer end at its last look
+    return "C3 primary:", ("statistic", "confidence_bound", "inputs hold")
 
 
 TAMPER = {"value x 10": _times_ten, "C4 verdict flipped": _flip_c4, "margin edited": _margin,
@@ -306,3 +307,37 @@ def test_report_states_or_refuses_verification_sample(any_sample, tmp_path, caps
 
 def test_report_states_or_refuses_verification(run_results, tmp_path, capsys):
     _check_report_verification(run_results, tmp_path, capsys)
+
+
+# --- `mtlcheck verify --rerun K` (issue 26 item 3) -----------------------------------------------
+
+def test_rerun_re_executes_cells_and_re_derives_the_evidence(copy_run):
+    """verify --rerun 2 on a quick run: every claim decided again from the run's cache agrees
+    with the file's evidence, and 2 cells per claim re-executed from their seeds are identical
+    to the cached ones (same threads, same device). A cached cell edited afterwards (C6's
+    c_hat of one population seed) makes the re-derived evidence differ: exit 1, naming C6."""
+    res = os.path.join(copy_run, "results.json")
+    doc = json.load(open(res))
+    p = subprocess.run([sys.executable, "-m", "mtlcheck", "verify", res, "--rerun", "2"],
+                       capture_output=True, text=True, timeout=1200)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    lines = [x for x in p.stdout.splitlines() if ": re-executed " in x]
+    for c in doc["claims"]:
+        mine = [x for x in lines if x.startswith(c["id"] + ":")]
+        assert len(mine) == 2 and all(x.endswith("identical") for x in mine), p.stdout
+    import glob
+    for path in sorted(glob.glob(os.path.join(copy_run, "cache", "C6", "*.json"))):
+        cell = json.load(open(path))
+        if isinstance(cell["value"], dict) and "c_hat" in cell["value"]:
+            cell["value"]["c_hat"] *= 1.5
+            json.dump(cell, open(path, "w"))
+            break
+    p = subprocess.run([sys.executable, "-m", "mtlcheck", "verify", res, "--rerun", "1"],
+                       capture_output=True, text=True, timeout=1200)
+    assert p.returncode == 1 and "C6 " in p.stdout and "differs" in p.stdout, p.stdout[-3000:]
+
+
+def test_rerun_refuses_without_the_cache(run_results, tmp_path, capsys):
+    rc, out, err = _verify(run_results, capsys, "--rerun", "1", "--cache",
+                           str(tmp_path / "nothing"))
+    assert rc == 2 and "--rerun needs the run's cache" in err and len(err.splitlines()) == 1, err

@@ -185,6 +185,7 @@ PARAMS: dict[str, Param] = dict([
     _p("executor", "choice", choices=("local", "ray"), doc="where sweep cells run"),
     _p("threads", "int", 1, 4096, doc="torch intra-op threads"),
     _p("max_replicates", "int", 2, None, doc="cap of the claims decided in rounds"),
+    _p("rerun", "int", 1, None, doc="cells re-executed per claim (verify --rerun)"),
     _p("budget", "float", 0.0, 604800.0, open_low=True, doc="seconds an audit may spend"),
     _p("single_task", "bool", doc="train every task slot on one task"),
     _p("row_norm", "bool", doc="normalise rows of W after each representation step"),

@@ -4,12 +4,14 @@ least-learned direction fails; multi-task runs succeed, although each of their t
 fewer representation samples (n2 = n1 per task against n2 for the single task)."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 from scipy.optimize import brentq
 
 from ...sim.probes import FeatureMap, probe_curve
 from ...sim.samplers import Target, generator
 from ...theory.isotropy_bound import single_task_isotropy_tight
+from .. import sequential as seq
 from ..rules import BinomialRule
 from ..context import derive_seed
 from ..record import ClaimResult, Timer, finite
@@ -26,9 +28,11 @@ STATEMENT_REF = "C4"           # theory/claims.py
 #: this claim's parameters per profile (checks/profiles.py)
 PROFILE = {
     "quick": dict(d=64, r=3, n1=256, n2=4096, m=128, K=30, K_few=120, tau=0.3, multi_T=64, few_T=5,
-                  n_ds=1024, n_test=2000, lam=0.1, p_min=0.8, err_fail=0.2, err_ok=0.1),
+                  n_ds=1024, n_test=2000, lam=0.1, p_min=0.8, err_fail=0.2, err_ok=0.1,
+                  sequential=dict(first=20, step=5, cap=75, key="K")),
     "full": dict(d=256, r=4, n1=1024, n2=16384, m=256, K=100, K_few=200, tau=0.3, multi_T=256, few_T=6,
-                 n_ds=4096, n_test=4000, lam=0.1, p_min=0.8, err_fail=0.2, err_ok=0.1),
+                 n_ds=4096, n_test=4000, lam=0.1, p_min=0.8, err_fail=0.2, err_ok=0.1,
+                 sequential=dict(first=20, step=10, cap=200, key="K")),
 }
 
 def _design(P: dict, kind: str) -> tuple[int, int]:
@@ -61,7 +65,7 @@ KINDS = ("single", "multi", "few")
 
 def _cells(ctx, P, kind):
     T, n2 = _design(P, kind)
-    shared = {x: v for x, v in P.items() if x not in ("K", "K_few")}
+    shared = {x: v for x, v in P.items() if x not in ("K", "K_few", "sequential")}
     return [Cell(ID, {"claim": ID, "kind": kind, "k": k, "T": T, "n2": n2, "seed": ctx.seed,
                         "device": ctx.device, **shared},
                  run_cell, (shared, kind, k, ctx.seed, ctx.device)) for k in range(_count(P, kind))]
@@ -126,24 +130,36 @@ def _subchecks(P, single, multi):
     return subs, bnd
 
 
-def _oc(P) -> dict:
-    """The operating characteristic of the single-task rule, exact: the effect is the share q
-    of single-task runs that are isotropic (isotropy >= tau); null q = 0, the claim allows
-    q <= 1 - p_min. Pass probabilities are Binomial(K, 1 - q) sums over the counts on which
-    share_rule passes; bisection over q."""
-    br, K, tol = share_rule(P), P["K"], 1 - P["p_min"]
-    pp = lambda q: br.ok_probability(1 - q, K)
-    pass80 = brentq(lambda q: pp(q) - 0.8, 0.0, tol, xtol=1e-9) if pp(tol) < 0.8 else tol
-    fail80 = brentq(lambda q: pp(q) - 0.2, tol, 1.0, xtol=1e-9) if pp(tol) > 0.2 else tol
+def _oc_sequential(P, design) -> dict:
+    """The operating characteristic of the single-task rule decided in rounds: P(pass) at each
+    share q of isotropic runs by simulating the sequential share rule to its cap (4000
+    Bernoulli sequences, common random numbers), bisection over q."""
+    br, tol, N = share_rule(P), 1 - P["p_min"], 4000
+    U = np.random.default_rng(derive_seed(0, ID, "oc")).random((N, design.cap))
+    pp = lambda q: float(seq.outcomes(br, list(U >= q), design.looks())[0].mean())
+    pass80 = brentq(lambda q: pp(q) - 0.8, 0.0, tol, xtol=1e-4) if pp(tol) < 0.8 else tol
+    fail80 = brentq(lambda q: pp(q) - 0.2, tol, 1.0, xtol=1e-4) if pp(tol) > 0.2 else tol
     return {"effect_name": "q (the share of single-task runs that are isotropic)",
             "tolerance": tol, "tolerance_plain": f"at most {tol:.0%} of single-task runs may "
             f"cover every direction (isotropy >= {P['tau']})", "p_pass_at_null": pp(0.0),
-            "effect_pass_80": pass80, "effect_fail_80": fail80, "datasets": K,
-            "method": f"exact binomial probabilities of share_rule over K = {K} runs"}
+            "effect_pass_80": pass80, "effect_fail_80": fail80, "datasets": N,
+            "method": f"simulation of the sequential share rule, looked at after every round of "
+                      f"{design.as_dict()}, to the cap, on {N} Bernoulli sequences (common random "
+                      "numbers), bisection over q", "monitoring": "every round",
+            "design": design.as_dict()}
 
 
 def decide(ctx) -> ClaimResult:
-    P = profile(ctx.profile, ID)
+    """In rounds of runs (checks/sequential.py): K single-task and multi-task runs per round,
+    and four times as many few-task runs for the near-boundary control (the profile's
+    ratio)."""
+    with Timer() as tm:
+        res = seq.run_rounds(ctx, ID, profile(ctx.profile, ID), _decide_at, keys=("K", "K_few"))
+    res.wall_s = tm.s
+    return res
+
+
+def _decide_at(ctx, P, final) -> ClaimResult:
     with Timer() as tm:
         cells = [c for kind in KINDS for c in _cells(ctx, P, kind)]
         runs = ctx.run(ID, cells)
@@ -170,7 +186,8 @@ def decide(ctx) -> ClaimResult:
         statistic_name=f"fraction of single-task runs with isotropy < {P['tau']}",
         primary=main,
         bound_provenance="derived here: docs/derivations.md section 7 (single-task isotropy)",
-        controls=controls, subchecks=subs, operating_characteristic=_oc(P), plain=plain,
+        controls=controls, subchecks=subs, plain=plain,
+        operating_characteristic=(_oc_sequential(P, seq.active()[0]) if final else None),
         seeds=[derive_seed(ctx.seed, ID, kind, k) for kind in KINDS for k in range(_count(P, kind))],
         device=ctx.device, wall_s=tm.s,
         details={**{f"{kind}_isotropy": [c["isotropy"] for c in by[kind]] for kind in KINDS},
