@@ -232,10 +232,10 @@ def mean_parts(rule, series, kind: str = "mean") -> list[dict]:
     """The one-sided parts of a rule on one per-replicate series: '<=' b passes on evidence of a
     mean below b, '>=' above; 'within' c +- tol is two parts (above c - tol and below c + tol),
     each at the rule's alpha (intersection-union)."""
-    from .rules import LEVEL
-    # t-based rules look at LEVEL x alpha, as their fixed forms do (level calibration, section
-    # 10.3: skewed replicates); a share's mixture is exact and keeps alpha
-    a = rule.alpha * (LEVEL if kind == "mean" else 1.0)
+    # t-based rules look at their t level (LEVEL x alpha, LEVEL_ALARM x alpha for a false
+    # alarm), as their fixed forms do (level calibration, section 10.3: skewed replicates); a
+    # share's mixture is exact and keeps alpha
+    a = rule.t_level if kind == "mean" else rule.alpha
     part = lambda b, d: {"kind": kind, "series": series, "boundary": float(b), "pass_dir": d,
                          "alpha_pass": a, "alpha_refute": a}
     if rule.relation == "within":
@@ -305,7 +305,7 @@ def decide_single(rule, data, looks) -> "object":
     stat = float(np.mean(x[:n])) if rule.relation == "within" else fixed.statistic
     d = _relate(rule, fixed.rule, stat, lo, up,
                 f"{what}, looked at after every round, decided when an e-value reaches "
-                f"1 / {'alpha' if a == rule.alpha else 'LEVEL alpha'}", data, **{k: v for k, v in fixed.extra.items()
+                f"1 / {'alpha' if a == rule.alpha else f'({a / rule.alpha:g} alpha)'}", data, **{k: v for k, v in fixed.extra.items()
                                       if k in ("k", "K", "se", "df")})
     d.passed, d.refuted = bool(passed), bool(refuted)
     d.extra["sequential"] = _record(idx, looks, paths, passed, refuted)
