@@ -81,11 +81,30 @@ def atomic_write_json(path: str, obj, indent: int | None = None, strict: bool = 
     atomic_write_text(path, json.dumps(obj, indent=indent, allow_nan=not strict, default=str))
 
 
-def check_writable_folder(path: str, param: str, where: str) -> str:
+def check_writable_folder(path: str, param: str, where: str, create: bool = True) -> str:
     """Create ``path`` if needed and prove that a file can be written in it, before any work;
-    a folder that cannot be used is one ParameterError naming ``param`` and the reason."""
+    a folder that cannot be used is one ParameterError naming ``param`` and the reason. With
+    ``create=False`` nothing is created: the path must be a folder, or not exist below a
+    writable folder (a verb that may still refuse its input checks its output this way first)."""
     path = os.path.abspath(path)
     what = "a folder that can be created and written"
+    if not create:
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise ParameterError(param, where, what, Described(f"{path!r} (a file, not a folder)"))
+        up = path
+        while not os.path.exists(up):
+            up = os.path.dirname(up)
+        if not os.path.isdir(up):
+            raise ParameterError(param, where, what,
+                                 Described(f"{path!r} (a file stands on that path)"))
+        try:                                    # a file can be made where the folder would be
+            fd, tmp = tempfile.mkstemp(prefix=".write-test-", dir=up)
+            os.close(fd)
+            os.unlink(tmp)
+        except OSError as e:
+            reason = e.strerror or e.__class__.__name__
+            raise ParameterError(param, where, what, Described(f"{path!r} ({reason})")) from None
+        return path
     try:
         os.makedirs(path, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".write-test-", dir=path)

@@ -302,7 +302,8 @@ class SlopeRule(Rule):
         c = contrast_bound(slope_weights(data.xs), data.values, self.t_level)
         return _relate(self, "slope of group means", c.estimate, c.lower, c.upper,
                        f"Welch-Satterthwaite t bound on the slope of the group means at "
-                       f"{self.t_level / self.alpha:g} alpha, Cornish-Fisher skew correction", data, se=_num(c.se),
+                       f"{self.t_level / self.alpha:g} alpha, Cornish-Fisher skew correction",
+                       data, se=_num(c.se),
                        df=_num(c.df), skew=_num(c.skew), t_level=self.t_level)
 
     def seq_parts(self, data: Groups) -> list[dict]:
@@ -339,9 +340,9 @@ class MeanRule(Rule):
             raise ValueError("MeanRule takes one group")
         c = contrast_bound([1.0], data.values, self.t_level)
         return _relate(self, "mean", c.estimate, c.lower, c.upper,
-                       f"Student t bound of the mean at {self.t_level / self.alpha:g} alpha, Cornish-Fisher skew "
-                       "correction", data, se=_num(c.se), df=_num(c.df), skew=_num(c.skew),
-                       t_level=self.t_level)
+                       f"Student t bound of the mean at {self.t_level / self.alpha:g} alpha, "
+                       "Cornish-Fisher skew correction", data, se=_num(c.se), df=_num(c.df),
+                       skew=_num(c.skew), t_level=self.t_level)
 
     def seq_parts(self, data: Groups) -> list[dict]:
         return seq.mean_parts(self, np.asarray(data.values[0], dtype=float))

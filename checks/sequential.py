@@ -303,10 +303,11 @@ def decide_single(rule, data, looks) -> "object":
     # _relate maps an equivalence's estimate to |theta - c| itself: give it the raw estimate
     # (the mean of the per-replicate series: the group mean, or the slope of equal groups)
     stat = float(np.mean(x[:n])) if rule.relation == "within" else fixed.statistic
+    level = "alpha" if a == rule.alpha else f"({a / rule.alpha:g} alpha)"
     d = _relate(rule, fixed.rule, stat, lo, up,
                 f"{what}, looked at after every round, decided when an e-value reaches "
-                f"1 / {'alpha' if a == rule.alpha else f'({a / rule.alpha:g} alpha)'}", data, **{k: v for k, v in fixed.extra.items()
-                                      if k in ("k", "K", "se", "df")})
+                f"1 / {level}", data,
+                **{k: v for k, v in fixed.extra.items() if k in ("k", "K", "se", "df")})
     d.passed, d.refuted = bool(passed), bool(refuted)
     d.extra["sequential"] = _record(idx, looks, paths, passed, refuted)
     d.params = {**rule.params(), "sequential": True, "monitoring": "every round",

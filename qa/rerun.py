@@ -42,6 +42,10 @@ __all__ = ["rerun", "main_rerun", "RTOL"]
 RTOL = 1e-6
 
 
+class _Missing(MtlcheckError):
+    """A cell the re-decision needs is not in the cache."""
+
+
 class _CachedContext(Context):
     """A Context that reads every cell from the cache and refuses to compute one; it keeps
     the cells it served, the candidates for re-execution."""
@@ -56,8 +60,8 @@ class _CachedContext(Context):
                 self.served.setdefault(c.group + json.dumps(c.key, sort_keys=True,
                                                             default=str), (c, v))
         if missing:
-            raise MtlcheckError(f"--rerun needs the run's cache: {missing} of {len(cells)} cells "
-                                f"of '{label}' are not in {self.cache.root}")
+            raise _Missing(f"--rerun needs the run's cache: {missing} of {len(cells)} cells "
+                           f"of '{label}' are not in {self.cache.root}")
         return out
 
 
@@ -115,7 +119,16 @@ def rerun(doc: dict, cache_dir: str, k: int, progress=lambda m: None) -> tuple[l
                              max_replicates=(rec.get("sequential") or {}).get("cap"))
         ctx.served = {}
         t0 = time.perf_counter()
-        again = CLAIMS[cid].decide(ctx).record()
+        try:
+            again = CLAIMS[cid].decide(ctx).record()
+        except _Missing:
+            if not ctx.served:              # no cache for this run at all: cannot check
+                raise
+            # the cached cells lead the re-decision past the recorded stop (e.g. an edited
+            # cell): it asks for replicates the run never computed
+            bad.append(f"{cid}: the evidence differs from what the cached cells give (deciding "
+                       "again from them needs replicates beyond the recorded stop)")
+            continue
         mine, theirs = _components(again), _components(rec)
         for name, comp in theirs.items():
             got = mine.get(name)
@@ -136,8 +149,9 @@ def rerun(doc: dict, cache_dir: str, k: int, progress=lambda m: None) -> tuple[l
             what = ", ".join(f"{a}={cell.key[a]}" for a in ("cell", "sweep", "d", "s", "x", "T",
                                                            "target", "k", "seed")
                              if a in cell.key)
+            agree = "identical" if exact else f"within rtol {RTOL:g}"
             report.append(f"{cid}: re-executed {cell.group} cell ({what}): "
-                          f"{('identical' if exact else f'within rtol {RTOL:g}') if ok else 'DIFFERS'}")
+                          f"{agree if ok else 'DIFFERS'}")
             if not ok:
                 bad.append(f"{cid} cell {cell.group} ({what}): the re-executed value differs "
                            "from the cached one the evidence was derived from")

@@ -167,8 +167,8 @@ def _log_e(y: np.ndarray, direction: str, c: float, share_p0=None) -> float:
         k, p0 = float(np.sum(y)), share_p0
         mass = st.beta.cdf(p0, k + 1, n - k + 1)
         mass = (mass / p0) if direction == "below" else (1 - mass) / (1 - p0)
-        return (math.lgamma(k + 1) + math.lgamma(n - k + 1) - math.lgamma(n + 2) + math.log(max(mass, 1e-300))
-                - k * math.log(p0) - (n - k) * math.log(1 - p0))
+        return (math.lgamma(k + 1) + math.lgamma(n - k + 1) - math.lgamma(n + 2)
+                + math.log(max(mass, 1e-300)) - k * math.log(p0) - (n - k) * math.log(1 - p0))
     S, V = float(np.sum(y)), float(np.sum(y * y))
     if not (math.isfinite(S) and math.isfinite(V)):
         return NAN
@@ -229,7 +229,8 @@ def _cs(x, share, alpha, side, c) -> float:
     direction, sgn = ("below", 1.0) if side == "upper" else ("above", -1.0)
     thr, m = math.log(1 / alpha), float(np.mean(x))
     e = (lambda q: _log_e(x, direction, c, q)) if share else (lambda q: _log_e(x - q, direction, c))
-    far = (1 - 1e-12 if side == "upper" else 1e-12) if share else m + sgn * (float(np.std(x)) + 1e-12 * (abs(m) + 1))
+    far = ((1 - 1e-12 if side == "upper" else 1e-12) if share
+           else m + sgn * (float(np.std(x)) + 1e-12 * (abs(m) + 1)))
     if share:
         if e(far) < thr:
             return 1.0 if side == "upper" else 0.0

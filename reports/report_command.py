@@ -31,6 +31,7 @@ def _refuse(args, verification: dict) -> int:
 
 def main_report(args, verification: dict | None = None) -> int:
     """``verification``: qa/verify.verify_file's summary of args.results (None: not run)."""
+    check_writable_folder(args.out, "out", "report", create=False)   # before reading anything
     results = load_results(args.results)              # unreadable / schema-invalid: exit 2
     audit = load_audit(getattr(args, "audit", None))
     calibration = load_calibration(getattr(args, "calibration", None))

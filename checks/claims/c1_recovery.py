@@ -209,7 +209,8 @@ def _decide_at(ctx, P, final) -> ClaimResult:
             eff = ({} if label == "single" or slope is None else  # refuted by its isotropy
                    {"effect": slope, "effect_over_tolerance": finite((slope - null) / (tol - null))})
             controls.append(c.control(name, text, **eff))
-        oc = _oc(_logs(runs["T"]), P, null, derive_seed(ctx.seed, ID, "oc")) if final else None
+        oc = (_oc(_logs(runs["T"]), P, null, derive_seed(ctx.seed, ID, "oc")) if final
+              else None)
     runs_T, runs_n, one_T = runs["T"], runs["n"], runs["single"]
     seeds = [derive_seed(ctx.seed, ID, "T", T, s) for T in P["T_grid"] for s in range(P["seeds"])]
     T0, T1 = min(P["T_grid"]), max(P["T_grid"])
