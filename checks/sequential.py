@@ -84,16 +84,7 @@ def log_e_mean(x, b: float, direction: str, c: float = MIXTURE_C):
     n = y.shape[-1]
     if n == 0:
         return np.zeros(y.shape[:-1]) if y.ndim > 1 else 0.0
-    S = y.sum(axis=-1)
-    V = (y * y).sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        A = np.where(V > 0, S * S / ((n + c) * V), 0.0)
-        A = np.minimum(A, n / (n + c))         # Cauchy-Schwarz: S^2 <= n V
-        sign = np.sign(S) if direction == "above" else -np.sign(S)
-        arg = sign * np.sqrt(n * A / (1.0 - A))
-        log_t = np.log(np.maximum(stdtr(n, arg), 1e-300))
-        out = (math.log(2.0) + 0.5 * math.log(c / (n + c)) - 0.5 * n * np.log1p(-A) + log_t)
-    out = np.where(np.isnan(S) | np.isnan(V), np.nan, out)
+    out = _log_e_from_sums(y.sum(axis=-1), (y * y).sum(axis=-1), n, direction, c)
     return float(out) if np.ndim(out) == 0 else out
 
 
@@ -191,24 +182,12 @@ def replicates(data) -> int:
     return len(data)
 
 
-def _series_path(kind: str, x, b: float, pass_dir: str, looks):
-    """log e-values on the pass and refute sides at each look, for one series."""
-    opp = "above" if pass_dir == "below" else "below"
-    if kind == "share":
-        x = np.asarray(x, dtype=float)
-        k = np.array([x[:n].sum() for n in looks])
-        K = np.array(looks, dtype=float)
-        return log_e_share(k, K, b, pass_dir), log_e_share(k, K, b, opp)
-    lp = np.array([log_e_mean(x[:n], b, pass_dir) for n in looks])
-    lr = np.array([log_e_mean(x[:n], b, opp) for n in looks])
-    return lp, lr
-
-
 def part_path(part, looks):
-    """(look index or -1, passed, refuted, log e pass, log e refute) of one part."""
-    lp, lr = _series_path(part["kind"], part["series"], part["boundary"], part["pass_dir"], looks)
-    if part.get("false_alarm"):     # fails only on evidence: the pass side never decides it
-        lp = np.where(np.isnan(lp), np.nan, -np.inf)
+    """(look index or -1, passed, refuted, log e pass, log e refute) of one part: the
+    e-values of :func:`_paths` (the same code as the many-dataset simulation) on its series."""
+    X = np.asarray(part["series"], dtype=float)[None, :]
+    lp, lr = (a[0] for a in _paths(part["kind"], X, part["boundary"], part["pass_dir"], looks,
+                                   part.get("false_alarm", False)))
     i, p, r = first_decision(lp, lr, part["alpha_pass"], part["alpha_refute"])
     return int(i), bool(p), bool(r), lp, lr
 
@@ -360,10 +339,11 @@ def decide_composite(rule, rules, data, looks):
 # --- many datasets at once: calibration and the operating characteristic ---------------------
 
 def _log_e_from_sums(S, V, n, direction: str, c: float = MIXTURE_C):
-    """log_e_mean from the sums S = sum (x - b), V = sum (x - b)^2 of n replicates (arrays)."""
+    """The closed form of log_e_mean from the sums S = sum (x - b), V = sum (x - b)^2 of n
+    replicates (arrays, broadcast together)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         A = np.where(V > 0, S * S / ((n + c) * V), 0.0)
-        A = np.minimum(A, n / (n + c))
+        A = np.minimum(A, n / (n + c))         # Cauchy-Schwarz: S^2 <= n V
         sign = np.sign(S) if direction == "above" else -np.sign(S)
         arg = sign * np.sqrt(n * A / (1.0 - A))
         out = (math.log(2.0) + 0.5 * np.log(c / (n + c)) - 0.5 * n * np.log1p(-A)
@@ -374,7 +354,7 @@ def _log_e_from_sums(S, V, n, direction: str, c: float = MIXTURE_C):
 def _paths(part_kind: str, X, b: float, pass_dir: str, looks, false_alarm: bool):
     """(log e pass, log e refute) at each look for N series at once (X: N x replicates)."""
     opp = "above" if pass_dir == "below" else "below"
-    L = np.asarray(looks)
+    L = np.asarray(looks, dtype=int)
     if part_kind == "share":
         k = np.cumsum(X, axis=1)[:, L - 1]
         lp, lr = log_e_share(k, L[None, :], b, pass_dir), log_e_share(k, L[None, :], b, opp)
@@ -467,16 +447,20 @@ def component_looks(design: Design, n: int, R: int) -> list[int]:
     return sorted({max(1, int(round(m * R / n))) for m in design.looks(n)} | {R})
 
 
+def _sequential_records(res):
+    """(name, sequential record, error, is a control) of every component of a ClaimResult
+    decided in rounds."""
+    recs = [("primary", res.primary.extra.get("sequential"), res.primary.error, False)]
+    recs += [(s["name"], s.get("sequential"), s["error"], False) for s in res.subchecks]
+    recs += [(c["name"], c.get("sequential"), c["error"], True) for c in res.controls]
+    return [r for r in recs if r[1]]
+
+
 def _component_states(res) -> list[tuple[str, str]]:
     """(name, state) of every sequentially decided component of a ClaimResult: 'open'
     (undecided), 'pass' or 'fail' (decided; a control passes when rejected on evidence)."""
     out = []
-    recs = [("primary", res.primary.extra.get("sequential"), res.primary.error, False)]
-    recs += [(s["name"], s.get("sequential"), s["error"], False) for s in res.subchecks]
-    recs += [(c["name"], c.get("sequential"), c["error"], True) for c in res.controls]
-    for name, q, error, control in recs:
-        if not q:
-            continue
+    for name, q, error, control in _sequential_records(res):
         if control:
             state = ("open" if not q["decided"] else "pass" if q["refuted"] else "fail")
         elif error == "false alarm":
@@ -487,11 +471,13 @@ def _component_states(res) -> list[tuple[str, str]]:
     return out
 
 
-def claim_state(res) -> str:
-    """'fail' when some component is decided against the claim, else 'open' when one is still
-    undecided, else 'pass'."""
-    states = [s for _, s in _component_states(res)]
-    return "fail" if "fail" in states else ("open" if "open" in states else "pass")
+def claim_state(res) -> tuple[str, list[str]]:
+    """('fail' when some component is decided against the claim, else 'open' when one is
+    still undecided, else 'pass'; the names of the undecided components)."""
+    states = _component_states(res)
+    open_ = [name for name, s in states if s == "open"]
+    kinds = {s for _, s in states}
+    return ("fail" if "fail" in kinds else "open" if open_ else "pass"), open_
 
 
 def run_rounds(ctx, cid: str, P: dict, decide_at, keys=("seeds",)):
@@ -512,8 +498,7 @@ def run_rounds(ctx, cid: str, P: dict, decide_at, keys=("seeds",)):
         Pn = {**P, **{k: max(2, int(round(n * ratio[k]))) for k in keys}}
         with monitoring(design, n):
             res = decide_at(ctx, Pn, False)
-        state = claim_state(res)
-        open_ = [name for name, s in _component_states(res) if s == "open"]
+        state, open_ = claim_state(res)
         ctx.progress(f"{cid} round {rounds}: {n} replicates of at most {design.cap}: "
                      + (f"undecided ({'; '.join(open_)[:120]})" if state == "open"
                         else f"decided ({state})"))
@@ -522,22 +507,14 @@ def run_rounds(ctx, cid: str, P: dict, decide_at, keys=("seeds",)):
         n = design.next_count(n)
     with monitoring(design, n):
         res = decide_at(ctx, Pn, True)
-    state = claim_state(res)
+    state, open_ = claim_state(res)
     res.sequential = {
         "rounds": rounds, "replicates": n, "cap": design.cap, "design": design.as_dict(),
         "stopped": "decided" if state != "open" else "cap", "state": state,
-        "open": [name for name, s in _component_states(res) if s == "open"],
+        "open": open_,
         "monitoring": "every round", "boundary": "e-value >= 1 / (LEVEL alpha) for the "
         f"t-mixture (c = {MIXTURE_C:g}) of means and slope contrasts, >= 1 / alpha for the "
         "uniform-prior mixture of shares",
-        "e_values": {name: q for name, q in _e_values(res)}}
+        "e_values": {name: {"e_pass": q["e_pass"], "e_refute": q["e_refute"]}
+                     for name, q, _, _ in _sequential_records(res) if "e_pass" in q}}
     return res
-
-
-def _e_values(res):
-    """(component name, {e_pass, e_refute} at the stop) of each sequential component."""
-    recs = [("primary", res.primary.extra.get("sequential"))]
-    recs += [(s["name"], s.get("sequential")) for s in res.subchecks + res.controls]
-    for name, q in recs:
-        if q and "e_pass" in q:
-            yield name, {"e_pass": q["e_pass"], "e_refute": q["e_refute"]}

@@ -61,6 +61,22 @@ def shapes_of(rule) -> tuple:
     return SHAPES
 
 
+def _row(name: str, rule, regime: str, prof: str, side: str, shape: str, truth: float, ok,
+         monitoring: str) -> dict:
+    """A calibration row from the verdicts ``ok`` of N synthetic datasets at ``truth``: a
+    false-pass rule's error is a pass, a false-alarm rule's a failure."""
+    N = len(ok)
+    k = int(ok.sum()) if rule.error == "false pass" else int((~ok).sum())
+    up = clopper_pearson_upper(k, N, 0.05)
+    row = {"rule": name, "regime": f"{prof}: {regime}", "side": side, "shape": shape,
+           "boundary": truth, "alpha": rule.alpha, "datasets": N, "rate": k / N,
+           "upper95": up, "error": rule.error, "calibrated": up <= TOLERANCE * rule.alpha,
+           "monitoring": monitoring}
+    if prof != "quick":
+        row["note"] = "spread measured on quick-profile cells, full-profile design"
+    return row
+
+
 def rows_of(name: str, rule, real, sizes, regime: str, prof: str, N: int, seed: int) -> list:
     """One row per (side, shape): the rule's error rate with the truth on that boundary."""
     out = []
@@ -69,18 +85,11 @@ def rows_of(name: str, rule, real, sizes, regime: str, prof: str, N: int, seed: 
             data = rule.synthetic(real, truth, shape, N, _rng(seed, name, prof, side, shape),
                                   sizes)
             ok = np.array([rule.decide(x).ok for x in data])
-            k = int(ok.sum()) if rule.error == "false pass" else int((~ok).sum())
-            up = clopper_pearson_upper(k, N, 0.05)
-            row = {"rule": name, "regime": f"{prof}: {regime}", "side": side, "shape": shape,
-                   "boundary": truth, "alpha": rule.alpha, "datasets": N, "rate": k / N,
-                   "upper95": up, "error": rule.error,
-                   "calibrated": up <= TOLERANCE * rule.alpha}
+            row = _row(name, rule, regime, prof, side, shape, truth, ok, "once (fixed design)")
             if isinstance(rule, BinomialRule):
                 p = rule.ok_probability(truth, sizes)
                 row["exact"] = p if rule.error == "false pass" else 1 - p
-            if prof != "quick":
-                row["note"] = "spread measured on quick-profile cells, full-profile design"
-            out.append({**row, "monitoring": "once (fixed design)"})
+            out.append(row)
     return out
 
 
@@ -110,24 +119,18 @@ def sequential_rows(name: str, rule, real, sizes, regime: str, prof: str, P: dic
             rng = _rng(seed, name, prof, side, shape, "sequential")
             ok, used, _ = seq.outcomes(rule, rule.synthetic(real, truth, shape, N, rng, capped),
                                        looks)
-            k = int(ok.sum()) if rule.error == "false pass" else int((~ok).sum())
-            up = clopper_pearson_upper(k, N, 0.05)
-            row = {"rule": name, "regime": f"{prof}: {regime} (cap {R})", "side": side,
-                   "shape": shape, "boundary": truth, "alpha": rule.alpha, "datasets": N,
-                   "rate": k / N, "upper95": up, "error": rule.error,
-                   "calibrated": up <= TOLERANCE * rule.alpha, "monitoring": "every round",
-                   "design": design.as_dict(), "looks": looks,
-                   "replicates_mean": float(used.mean()),
-                   "replicates_median": float(np.median(used)),
-                   "replicates_p90": float(np.quantile(used, 0.9))}
+            row = _row(name, rule, f"{regime} (cap {R})", prof, side, shape, truth, ok,
+                       "every round")
+            row.update(design=design.as_dict(), looks=looks,
+                       replicates_mean=float(used.mean()),
+                       replicates_median=float(np.median(used)),
+                       replicates_p90=float(np.quantile(used, 0.9)))
             if math.isfinite(est):
                 ok_e, used_e, _ = seq.outcomes(
                     rule, rule.synthetic(real, est, shape, N, _rng(seed, name, prof, side, shape,
                                                                    "estimate"), capped), looks)
                 row.update(estimate=float(est), replicates_mean_at_estimate=float(used_e.mean()),
                            pass_rate_at_estimate=float(ok_e.mean()))
-            if prof != "quick":
-                row["note"] = "spread measured on quick-profile cells, full-profile design"
             out.append(row)
     return out
 
