@@ -165,15 +165,20 @@ def width_bound_curve_tight(W, M, widths, mus=None, form: str = "exact"):
     sqrt(C_ii), form 'E_out' the Lipschitz + Cauchy-Schwarz |b| sqrt(sum_i |P w_i|^2) of
     derivations.md 6.2. A runs over (G_in + C/tau + mu I)^-1 on a grid of (tau, mu) (tau = oo:
     the in-span ridge path); any A gives a valid bound. Free of d."""
-    mus = np.asarray(mus if mus is not None else np.logspace(-7, 1, 41))
+    mus = np.asarray(mus if mus is not None else np.logspace(-7, 1, 41), dtype=float)
     taus = [np.inf] + list(np.logspace(-3, 3, 19))
+    # The pieces of the first k rows are the leading k x k blocks of those of all rows (every
+    # entry is a function of one pair of rows), so they are computed once; the mu grid is
+    # evaluated as one batch per (k, tau).
+    G_all, H_all, C_all, P_all = _width_pieces(W, M, max(widths))
     out = []
     for k in widths:
-        G_in, H, C, Pout = _width_pieces(W, M, k)
+        G_in, H, C, Pout = G_all[:k, :k], H_all[:k, :k], C_all[:k, :k], P_all[:k]
         cdiag = np.sqrt(np.clip(np.diag(C), 0, None))
         mE = float((Pout ** 2).sum())
         ev, U = np.linalg.eigh(H)
-        L = U[:, ev > 1e-14 * max(ev.max(), 1e-300)] * np.sqrt(ev[ev > 1e-14 * max(ev.max(), 1e-300)])
+        keep = ev > 1e-14 * max(ev.max(), 1e-300)
+        L = U[:, keep] * np.sqrt(ev[keep])
         best = np.inf
         for tau in taus:
             Kt = G_in if not np.isfinite(tau) else G_in + C / tau
@@ -181,21 +186,19 @@ def width_bound_curve_tight(W, M, widths, mus=None, form: str = "exact"):
             lam = np.clip(lam, 0, None)
             Lt = V.T @ L                                   # k x r
             Gt = V.T @ G_in @ V
-            Ct = V.T @ C @ V
-            for mu in mus:
-                Bm = Lt / (lam + mu)[:, None]               # (_k() + mu)^-1 L in the eigenbasis
-                tAH = float((Lt * Bm).sum())                # tr(A H)
-                tAGAH = float((Bm * (Gt @ Bm)).sum())       # tr(A G A H)
-                Rin = 1 - 2 * tAH + tAGAH
-                if form == "exact":
-                    pert = float((Bm * (Ct @ Bm)).sum())
-                elif form == "diag":
-                    Eb2 = ((V @ Bm) ** 2).sum(1)             # E_v b_i^2
-                    pert = float(np.sum(cdiag * np.sqrt(Eb2))) ** 2
-                else:
-                    pert = float((Bm * Bm).sum()) * mE
-                val = (math.sqrt(max(Rin, 0.0)) + math.sqrt(max(pert, 0.0))) ** 2
-                best = min(best, val)
+            Bm = Lt[None] / (lam[None, :, None] + mus[:, None, None])   # per mu: (K + mu)^-1 L
+            tAH = np.einsum("kr,ukr->u", Lt, Bm)           # tr(A H)
+            tAGAH = np.einsum("ukr,ukr->u", Bm, Gt @ Bm)   # tr(A G A H)
+            Rin = 1 - 2 * tAH + tAGAH
+            if form == "exact":
+                pert = np.einsum("ukr,ukr->u", Bm, (V.T @ C @ V) @ Bm)
+            elif form == "diag":
+                Eb2 = ((V @ Bm) ** 2).sum(2)               # E_v b_i^2, per mu
+                pert = (np.sqrt(Eb2) @ cdiag) ** 2
+            else:
+                pert = (Bm * Bm).sum((1, 2)) * mE
+            val = (np.sqrt(np.clip(Rin, 0.0, None)) + np.sqrt(np.clip(pert, 0.0, None))) ** 2
+            best = min(best, float(val.min()))
         out.append(float(best))
     return out
 
