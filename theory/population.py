@@ -24,6 +24,9 @@ __all__ = ["constants", "ey_relu", "ey_indicator_x", "halfspace_kernel", "arccos
            "one_step_update_mp", "pc_gradient_mp", "relu_moments_mp"]
 
 
+_COS, _SIN = sp.symbols("cos_alpha sin_alpha", real=True)
+
+
 @lru_cache(maxsize=None)
 def _np_fns():
     """The same closed forms lambdified for numpy arrays (float64)."""
@@ -32,6 +35,10 @@ def _np_fns():
         "K": sp.lambdify(a, D.halfspace_kernel(), "numpy"),
         "k0": sp.lambdify(a, D.arccos_kernel0(), "numpy"),
         "k1": sp.lambdify((D.wnorm, D.wnorm2, a), D.arccos_kernel1(), "numpy"),
+        # k1 with cos(alpha), sin(alpha) as arguments: pair_angles returns them with the angle,
+        # so a Gram does not evaluate them again (the same expression, cos and sin substituted)
+        "k1cs": sp.lambdify((D.wnorm, D.wnorm2, a, _COS, _SIN), D.arccos_kernel1().subs(
+            {sp.cos(a): _COS, sp.sin(a): _SIN}), "numpy"),
     }
 
 
@@ -195,10 +202,10 @@ def arccos_kernel(W1, W2=None, degree: int = 1) -> np.ndarray:
     if np.any(n1_ == 0) or np.any(n2_ == 0):
         raise ParameterError("W1", "arccos_kernel", "an array with nonzero rows",
                              Described("an array with a zero row"))
-    a = pair_angles(W1 / n1_[:, None], W2 / n2_[:, None])[0]     # well conditioned: angles.py
+    a, c, s = pair_angles(W1 / n1_[:, None], W2 / n2_[:, None])   # well conditioned: angles.py
     if degree == 0:
         return _np_fns()["k0"](a) * np.ones_like(a)
-    return _np_fns()["k1"](n1_[:, None], n2_[None, :], a)
+    return _np_fns()["k1cs"](n1_[:, None], n2_[None, :], a, c, s)
 
 
 def relu_mean(wn) -> np.ndarray:
