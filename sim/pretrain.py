@@ -26,7 +26,7 @@ from ..theory.params import validate
 from . import metrics as MET
 from .device import describe, resolve_device, resolve_dtype
 from .footprint import check_fits, pretrain_bytes
-from .samplers import FamilySampler, TaskSet, gaussian, generator, haar, sphere
+from .samplers import FamilySampler, GaussianBuffer, TaskSet, gaussian, generator, haar, sphere
 
 __all__ = ["PretrainConfig", "PretrainResult", "pretrain", "activation", "activation_grad",
            "default_chunk", "default_block", "run_round", "one_step_from_data"]
@@ -105,12 +105,16 @@ def loss_slope(loss: str, y: torch.Tensor, f: torch.Tensor | None) -> torch.Tens
     return -y * torch.sigmoid(-y * f)
 
 
-def sample_split(tasks: TaskSet, M: torch.Tensor, n1: int, n2: int, gen: torch.Generator):
-    """Fresh, independent samples S1 (head step) and S2 (representation step) for a chunk."""
+def sample_split(tasks: TaskSet, M: torch.Tensor, n1: int, n2: int, gen: torch.Generator,
+                 bufs: tuple[GaussianBuffer, GaussianBuffer] | None = None):
+    """Fresh, independent samples S1 (head step) and S2 (representation step) for a chunk.
+    With ``bufs`` the inputs are drawn into reused storage (the same numbers; the returned X1,
+    X2 are overwritten by the next call with the same buffers)."""
     c, d = len(tasks), M.shape[0]
-    X1 = gaussian((c, n1, d), gen, M.dtype)
+    draw1, draw2 = bufs if bufs is not None else (gaussian, gaussian)
+    X1 = draw1((c, n1, d), gen, M.dtype)
     y1 = tasks.labels(X1 @ M, gen)
-    X2 = gaussian((c, n2, d), gen, M.dtype)
+    X2 = draw2((c, n2, d), gen, M.dtype)
     y2 = tasks.labels(X2 @ M, gen)
     return X1, y1, X2, y2
 
@@ -247,6 +251,7 @@ def pretrain(cfg: PretrainConfig, progress=None) -> PretrainResult:
         return family.sample(algo.T, gen)
 
     tasks = draw_tasks()
+    bufs = (GaussianBuffer(), GaussianBuffer())     # a chunk's samples are used before the next
     W = W0.clone()
     A = torch.zeros(algo.T, algo.m, device=device, dtype=dtype)
     wd = algo.effective_weight_decay
@@ -257,7 +262,7 @@ def pretrain(cfg: PretrainConfig, progress=None) -> PretrainResult:
             A.zero_()
         A, G = run_round(W, A, algo.T, algo, chunk,
                          lambda c0, c1: sample_split(tasks.select(c0, c1), M, algo.n1, algo.n2,
-                                                     gen))
+                                                     gen, bufs))
         # W <- (1 - eta_W wd) W - eta_W grad,  grad = -G / (T n2)
         W = (1.0 - algo.eta_w * wd) * W + (algo.eta_w / (algo.T * algo.n2)) * G
         if algo.row_norm:
