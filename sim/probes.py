@@ -17,7 +17,8 @@ from ..theory.params import validate
 from .pretrain import activation
 from .samplers import Target, gaussian
 
-__all__ = ["features", "ridge_fit", "logistic_fit", "FeatureMap", "fit_and_score", "probe_curve",
+__all__ = ["features", "ridge_fit", "logistic_fit", "FeatureMap", "fit_and_score",
+           "fit_and_score_prefixes", "probe_curve",
            "width_curve", "labelled_draws", "empty_curves"]
 
 
@@ -94,6 +95,52 @@ def fit_and_score(Ftr: torch.Tensor, ytr: torch.Tensor, Fte: torch.Tensor, yte: 
     return mse, float((torch.where(raw >= 0, 1.0, -1.0).double() != yte).double().mean())
 
 
+def fit_and_score_prefixes(F: torch.Tensor, y: torch.Tensor, ns: list[int], Fte: torch.Tensor,
+                           yte: torch.Tensor, lam: float, classification: bool = True,
+                           probe: str = "ridge") -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`fit_and_score` for the fits on the first n rows of (F, y), for every n in ``ns``:
+    (mse, err01), float64 tensors of len(ns). The ridge probe is solved for all n at once: the
+    Gram matrices of the prefixes are accumulated block by block over the sorted n, the systems
+    solved as one batch and scored with one product (the same fits as :func:`fit_and_score` up
+    to float64 rounding: ~1e-15 relative). Other probes are fitted one n at a time."""
+    K = len(ns)
+    mse = torch.empty(K, dtype=torch.float64)
+    err = torch.empty(K, dtype=torch.float64)
+    if probe != "ridge":
+        for k, n in enumerate(ns):
+            mse[k], err[k] = fit_and_score(F[:n], y[:n], Fte, yte, lam, classification, probe)
+        return mse, err
+    F = F.double()
+    y = y.double()
+    m = F.shape[1]
+    order = sorted(range(K), key=lambda k: ns[k])
+    G = torch.empty(K, m, m, dtype=torch.float64, device=F.device)
+    rhs = torch.empty(K, m, dtype=torch.float64, device=F.device)
+    g = torch.zeros(m, m, dtype=torch.float64, device=F.device)
+    r = torch.zeros(m, dtype=torch.float64, device=F.device)
+    lo = 0
+    for k in order:
+        n = ns[k]
+        if n > lo:
+            blk = F[lo:n]
+            g = g + blk.t() @ blk
+            r = r + blk.t() @ y[lo:n]
+            lo = n
+        G[k] = g / n
+        rhs[k] = r / n
+    G.diagonal(dim1=1, dim2=2).add_(lam)
+    beta = torch.linalg.solve(G, rhs)                     # K x m
+    raw = Fte.double() @ beta.t()                         # n_test x K
+    yte = yte.double().unsqueeze(1)
+    pred = raw.clamp(-1.0, 1.0) if classification else raw
+    mse[:] = ((pred - yte) ** 2).mean(dim=0).cpu()
+    if classification:
+        err[:] = (torch.where(raw >= 0, 1.0, -1.0).double() != yte).double().mean(dim=0).cpu()
+    else:
+        err.fill_(float("nan"))
+    return mse, err
+
+
 def labelled_draws(M: torch.Tensor, target_sampler: Callable[[torch.Generator], Target],
                    reps: int, n_rows: int, gen: torch.Generator):
     """For each repetition: a fresh target, n_rows Gaussian inputs X and their labels, drawn in
@@ -127,9 +174,8 @@ def probe_curve(fmap: FeatureMap, M: torch.Tensor, target_sampler: Callable[[tor
     for rep, (target, X, y) in enumerate(labelled_draws(M, target_sampler, reps, nmax + n_test,
                                                          gen)):
         F = fmap.fn(X)
-        for k, n in enumerate(n_grid):
-            mse[rep, k], err[rep, k] = fit_and_score(F[:n], y[:n], F[nmax:], y[nmax:], lam,
-                                                     target.classification, probe)
+        mse[rep], err[rep] = fit_and_score_prefixes(F[:nmax], y[:nmax], n_grid, F[nmax:],
+                                                    y[nmax:], lam, target.classification, probe)
     return {"mse": mse, "err01": err}
 
 
