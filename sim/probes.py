@@ -101,7 +101,7 @@ def fit_and_score_prefixes(F: torch.Tensor, y: torch.Tensor, ns: list[int], Fte:
     """:func:`fit_and_score` for the fits on the first n rows of (F, y), for every n in ``ns``:
     (mse, err01), float64 tensors of len(ns). The ridge probe is solved for all n at once: the
     Gram matrices of the prefixes are accumulated block by block over the sorted n, the systems
-    solved as one batch and scored with one product (the same fits as :func:`fit_and_score` up
+    solved as one batch (Cholesky) and scored with one product (the same fits as :func:`fit_and_score` up
     to float64 rounding: ~1e-15 relative). Other probes are fitted one n at a time."""
     K = len(ns)
     mse = torch.empty(K, dtype=torch.float64)
@@ -129,7 +129,14 @@ def fit_and_score_prefixes(F: torch.Tensor, y: torch.Tensor, ns: list[int], Fte:
         G[k] = g / n
         rhs[k] = r / n
     G.diagonal(dim1=1, dim2=2).add_(lam)
-    beta = torch.linalg.solve(G, rhs)                     # K x m
+    # Cholesky, not torch.linalg.solve: G is positive definite (lam > 0), and torch 2.13's CPU
+    # build (MKL) returns invalid pivots from a batched LU after torch.set_num_threads(2)
+    # ("Pivots given to lu_solve must all be >= 1", DLASWP errors), measured on this machine
+    L, info = torch.linalg.cholesky_ex(G)
+    if int(info.max()) == 0:
+        beta = torch.cholesky_solve(rhs.unsqueeze(2), L).squeeze(2)      # K x m
+    else:                                    # not numerically positive definite: one by one
+        beta = torch.stack([torch.linalg.solve(G[k], rhs[k]) for k in range(K)])
     raw = Fte.double() @ beta.t()                         # n_test x K
     yte = yte.double().unsqueeze(1)
     pred = raw.clamp(-1.0, 1.0) if classification else raw
