@@ -3,7 +3,9 @@
 The hot path works on chunks of tasks with batched GEMMs: for a chunk of c tasks it forms
 sigma(X W^T) for c*n samples at once (one GEMM), the heads by a batched reduction, and the
 representation gradient as one GEMM coef^T X of size m x (c n) x d, accumulated over chunks.
-No Python loop over tasks, and never a T x n x d tensor: only c x n x d at a time. Under the
+No Python loop over tasks, and never a T x n x d tensor: only c x n x d at a time. Where
+m + r < d a round draws only the k = m + r coordinates Q^T x of each input that it uses and the
+rest of the gradient in closed form (exact in law: docs/derivations.md section 13). Under the
 correlation loss the neurons of a chunk are further taken in blocks (default_block), so that the
 elementwise passes over c n x block pre-activations stay in cache when m is large.
 
@@ -22,14 +24,15 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from ..theory.model import Algorithm, ReferenceModel
-from ..theory.params import validate
+from ..theory.params import ParameterError, validate
 from . import metrics as MET
 from .device import describe, resolve_device, resolve_dtype
 from .footprint import check_fits, pretrain_bytes
 from .samplers import FamilySampler, GaussianBuffer, TaskSet, gaussian, generator, haar, sphere
 
 __all__ = ["PretrainConfig", "PretrainResult", "pretrain", "activation", "activation_grad",
-           "default_chunk", "default_block", "run_round", "one_step_from_data"]
+           "default_chunk", "default_block", "run_round", "one_step_from_data", "Projection",
+           "projection_applies"]
 
 #: most bytes of working memory per chunk (inputs, pre-activations, coefficients) per device
 CHUNK_BYTES = {"cpu": 192 * 2 ** 20, "cuda": 2 * 2 ** 30}
@@ -55,15 +58,23 @@ class PretrainConfig:
     device: str = "auto"
     dtype: str = "float32"
     chunk: int | None = None
+    #: "projected": draw the k = m + r coordinates of each input that the round uses, and the
+    #: rest of the gradient in closed form, when k < d (exact in law, section 13); "full":
+    #: draw every input in R^d
+    sampler: str = "projected"
 
     def __post_init__(self):
         validate("pretrain", seed=self.seed, device=self.device, dtype=self.dtype)
+        if self.sampler not in ("projected", "full"):
+            raise ParameterError("sampler", "PretrainConfig", "'projected' or 'full'",
+                                 self.sampler)
         if self.chunk is not None:
             validate("pretrain", chunk=self.chunk)
 
     def to_dict(self) -> dict:
         return {"model": self.model.to_dict(), "algo": asdict(self.algo), "seed": self.seed,
-                "device": self.device, "dtype": self.dtype, "chunk": self.chunk}
+                "device": self.device, "dtype": self.dtype, "chunk": self.chunk,
+                "sampler": self.sampler}
 
 
 @dataclass
@@ -177,22 +188,59 @@ def default_block(algo: Algorithm, chunk: int, device: torch.device, dtype: torc
     return max(1, min(algo.m, max(128, BLOCK_BYTES[kind] // (rows * elem))))
 
 
+@dataclass
+class Projection:
+    """Exact projected sampling of a round's inputs (docs/derivations.md section 13): Q (d x k)
+    has orthonormal columns whose span holds the rows of W and the columns of M; the source
+    yields the coordinates u = Q^T x (k of them, not d), and the part of the gradient from the
+    orthogonal complement is drawn at the end of the round as L E (I - Q Q^T), L L^T = C =
+    sum coef^T coef, E an m x d standard normal matrix from ``gen``."""
+
+    Q: torch.Tensor
+    gen: torch.Generator
+
+    @staticmethod
+    def for_round(W: torch.Tensor, M: torch.Tensor, gen: torch.Generator) -> "Projection":
+        return Projection(torch.linalg.qr(torch.cat([W.t(), M], dim=1))[0], gen)
+
+    def complete(self, Gk: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
+        """G = Gk Q^T + L E (I - Q Q^T), the round's gradient accumulator in R^{m x d}."""
+        Q = self.Q
+        lam, V = torch.linalg.eigh(C.double())
+        L = (V * lam.clamp_min(0.0).sqrt()).to(Q.dtype)              # L L^T = C
+        E = gaussian((C.shape[0], Q.shape[0]), self.gen, Q.dtype)
+        E = E - (E @ Q) @ Q.t()
+        return Gk @ Q.t() + L @ E
+
+
+def projection_applies(algo: Algorithm, d: int, r: int) -> bool:
+    """The projected sampler draws k = m + r coordinates per sample instead of d: used where
+    that is fewer (section 13)."""
+    return algo.m + r < d
+
+
 def run_round(W: torch.Tensor, A: torch.Tensor, T: int, algo: Algorithm, chunk: int, source,
-              block: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+              block: int | None = None, proj: Projection | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
     """One round over T tasks in chunks: head steps, then the accumulated representation
     gradient G = sum coef^T X2 (so grad_W = -G / (T n2)). Returns (A_new, G).
 
     ``source(c0, c1)`` returns (X1, y1, X2, y2) for tasks c0..c1-1: fresh samples in training,
     pre-sampled tensors in the benchmark. Within a chunk, the neurons are processed in blocks
     of ``block`` (default: ``default_block``); blocks other than all m need the correlation loss,
-    under which a neuron's head and gradient depend on no other neuron.
+    under which a neuron's head and gradient depend on no other neuron. With ``proj`` the source
+    yields the coordinates Q^T x of the samples (section 13): the round runs in R^k, also
+    accumulates C = sum coef^T coef, and G is completed by ``proj.complete``.
     """
-    G = torch.zeros_like(W)
+    Wt = W.t().contiguous() if proj is None else (W @ proj.Q).t().contiguous()
+    m, d = W.shape[0], Wt.shape[0]
+    G = torch.zeros(m, d, device=W.device, dtype=W.dtype)
+    C = torch.zeros(m, m, device=W.device, dtype=W.dtype) if proj is not None else None
     A_new = torch.empty_like(A)
-    Wt = W.t().contiguous()
-    m, d = W.shape
     if block is None:
         block = default_block(algo, chunk, W.device, W.dtype)
+    if proj is not None:
+        block = m                    # C couples the neurons: no blocks
     if block < m and algo.loss != "correlation":
         raise ValueError("neuron blocks need the correlation loss (other losses couple neurons)")
     for c0 in range(0, T, chunk):
@@ -210,13 +258,19 @@ def run_round(W: torch.Tensor, A: torch.Tensor, T: int, algo: Algorithm, chunk: 
             Z2 = (X2f @ Wt[:, j0:j1]).reshape(c, algo.n2, -1)
             coef, s = representation_coef(Z2, y2, A_c, algo.loss)
             del Z2
-            if m <= d:               # fold the per-sample factor into the smaller operand
+            if proj is not None:     # C needs coef with the per-sample factor folded in
+                coef.mul_(s.unsqueeze(1))
+                G[j0:j1].addmm_(coef.t(), X2f)
+                C.addmm_(coef.t(), coef)
+            elif m <= d:             # fold the per-sample factor into the smaller operand
                 coef.mul_(s.unsqueeze(1))
                 G[j0:j1].addmm_(coef.t(), X2f)
             else:
                 if X2s is None:
                     X2s = X2f * s.unsqueeze(1)
                 G[j0:j1].addmm_(coef.t(), X2s)
+    if proj is not None:
+        G = proj.complete(G, C)
     return A_new, G
 
 
@@ -252,6 +306,7 @@ def pretrain(cfg: PretrainConfig, progress=None) -> PretrainResult:
 
     tasks = draw_tasks()
     bufs = (GaussianBuffer(), GaussianBuffer())     # a chunk's samples are used before the next
+    project = cfg.sampler == "projected" and projection_applies(algo, d, r)
     W = W0.clone()
     A = torch.zeros(algo.T, algo.m, device=device, dtype=dtype)
     wd = algo.effective_weight_decay
@@ -260,9 +315,14 @@ def pretrain(cfg: PretrainConfig, progress=None) -> PretrainResult:
         if rnd > 0 and algo.task_pool == "fresh":
             tasks = draw_tasks()
             A.zero_()
+        if project:          # section 13: the round's inputs in the coordinates Q^T x
+            proj = Projection.for_round(W, M, gen)
+            Mr = proj.Q.t() @ M
+        else:
+            proj, Mr = None, M
         A, G = run_round(W, A, algo.T, algo, chunk,
-                         lambda c0, c1: sample_split(tasks.select(c0, c1), M, algo.n1, algo.n2,
-                                                     gen, bufs))
+                         lambda c0, c1: sample_split(tasks.select(c0, c1), Mr, algo.n1, algo.n2,
+                                                     gen, bufs), proj=proj)
         # W <- (1 - eta_W wd) W - eta_W grad,  grad = -G / (T n2)
         W = (1.0 - algo.eta_w * wd) * W + (algo.eta_w / (algo.T * algo.n2)) * G
         if algo.row_norm:

@@ -20,7 +20,7 @@ from mtlcheck.theory.params import ParameterError
 
 def run(d, r, T, n1, n2, m, seed=0, **kw):
     model_kw = {k: kw.pop(k) for k in ("family", "noise") if k in kw}
-    opts = {k: kw.pop(k) for k in ("dtype", "chunk", "device") if k in kw}
+    opts = {k: kw.pop(k) for k in ("dtype", "chunk", "device", "sampler") if k in kw}
     return pretrain(PretrainConfig(ReferenceModel(d, r, **model_kw), Algorithm(T, n1, n2, m, **kw),
                                    seed=seed, **opts))
 
@@ -225,3 +225,64 @@ def test_neuron_blocks_give_the_same_round():
     hinge = Algorithm(T, n, n, m, head_steps=3, variant="alternating", rounds=2, loss="hinge")
     with pytest.raises(ValueError, match="correlation loss"):
         run_round(W, A0, T, hinge, 4, src, block=7)
+
+
+def _paired_t(kw, seeds=400, drop_perp=False, monkeypatch=None):
+    """Per seed (same M, W0, tasks): statistics of W from the projected and the full sampler;
+    the largest |paired t| over E_out, |W|_F^2 and <W, W0>."""
+    from mtlcheck.sim import pretrain as PT
+    if drop_perp:
+        monkeypatch.setattr(PT.Projection, "complete", lambda self, Gk, C: Gk @ self.Q.t())
+    diffs = []
+    for s in range(seeds):
+        a, b = (run(12, 2, 8, 20, 20, 4, seed=s, dtype="float64", sampler=smp, **kw)
+                for smp in ("projected", "full"))
+        stat = lambda r: (MET.summary(r.W, r.M)["E_out"], float((r.W ** 2).sum()),
+                          float((r.W * r.W0).sum()))
+        diffs.append(np.subtract(stat(a), stat(b)))
+    D = np.array(diffs)
+    return np.abs(D.mean(0) / (D.std(0, ddof=1) / math.sqrt(len(D)))).max()
+
+
+@pytest.mark.parametrize("kw", [{}, {"chunk": 3}, {"variant": "alternating", "rounds": 3, "row_norm": True,
+                                     "loss": "hinge"}])
+def test_projected_sampler_has_the_law_of_the_full_sampler(kw):
+    """docs/derivations.md section 13: k = m + r = 6 < d = 12, so the projected sampler is used;
+    the paired differences of three statistics of W have mean 0 (|t| < 4 over 400 seeds)."""
+    from mtlcheck.sim.pretrain import projection_applies
+    assert projection_applies(Algorithm(8, 20, 20, 4), 12, 2)
+    assert _paired_t(kw) < 4.0
+
+
+def test_projected_sampler_without_its_closed_form_part_is_detected(monkeypatch):
+    """The negative control of the test above: G without L E P_Q (the orthogonal complement's
+    part) is caught by the same statistic."""
+    assert _paired_t({}, seeds=100, drop_perp=True, monkeypatch=monkeypatch) > 8.0
+
+
+def test_projected_sampler_is_not_used_where_it_draws_more():
+    res = run(8, 2, 4, 10, 10, 8, seed=1)
+    full = run(8, 2, 4, 10, 10, 8, seed=1, sampler="full")
+    assert torch.equal(res.W, full.W)
+    with pytest.raises(ParameterError, match="sampler"):
+        run(8, 2, 4, 10, 10, 8, sampler="half")
+
+
+def test_prefix_fits_equal_the_one_by_one_fits_with_two_threads():
+    """fit_and_score_prefixes (one batched solve) gives fit_and_score's errors for every n; run
+    after torch.set_num_threads(2) in a fresh process, where torch 2.13's batched LU on the CPU
+    returned invalid pivots (m = 256, the raw-linear probe at d = 256)."""
+    code = (
+        "import torch\n"
+        "torch.set_num_threads(2)\n"
+        "from mtlcheck.sim.probes import fit_and_score, fit_and_score_prefixes\n"
+        "g = torch.Generator().manual_seed(0)\n"
+        "F = torch.randn(1300, 256, generator=g); y = torch.sign(torch.randn(1300, generator=g))\n"
+        "ns = [1024, 4, 300, 64]\n"
+        "mse, err = fit_and_score_prefixes(F[:1024], y[:1024], ns, F[1024:], y[1024:], 0.1)\n"
+        "for k, n in enumerate(ns):\n"
+        "    a, b = fit_and_score(F[:n], y[:n], F[1024:], y[1024:], 0.1)\n"
+        "    assert abs(a - float(mse[k])) <= 1e-10 * a and b == float(err[k]), (n, a, mse[k])\n"
+        "print('ok')\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-2000:]
