@@ -277,8 +277,10 @@ def run_round(W: torch.Tensor, A: torch.Tensor, T: int, algo: Algorithm, chunk: 
 def pretrain(cfg: PretrainConfig, progress=None) -> PretrainResult:
     """Run one pretraining configuration; all randomness from ``cfg.seed``.
 
-    Draw order (fixed): M, W0, cluster centres, tasks, then per round and chunk S1 then S2. So a
-    run is determined by (config, seed, device, chunk); the chunk actually used is returned
+    Draw order (fixed): M, W0, cluster centres, tasks, on the CPU the seed of the second input
+    stream, then per round and chunk S1 then S2 (each input draw: first half from the run's
+    generator, second half from the second stream). So a run is determined by (config, seed,
+    device, chunk); the chunk actually used is returned
     (``result.chunk``) and defaults to a deterministic function of the config and device.
     """
     device = resolve_device(cfg.device, "pretrain")
@@ -305,7 +307,11 @@ def pretrain(cfg: PretrainConfig, progress=None) -> PretrainResult:
         return family.sample(algo.T, gen)
 
     tasks = draw_tasks()
-    bufs = (GaussianBuffer(), GaussianBuffer())     # a chunk's samples are used before the next
+    # a chunk's samples are used before the next; on the CPU each draw comes from two streams,
+    # the second seeded from the first (after the tasks), filled in two threads
+    split = (generator(int(torch.randint(0, 2 ** 62, (1,), generator=gen)))
+             if device.type == "cpu" else None)
+    bufs = (GaussianBuffer(split), GaussianBuffer(split))
     project = cfg.sampler == "projected" and projection_applies(algo, d, r)
     W = W0.clone()
     A = torch.zeros(algo.T, algo.m, device=device, dtype=dtype)

@@ -286,3 +286,36 @@ def test_prefix_fits_equal_the_one_by_one_fits_with_two_threads():
         "print('ok')\n")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.strip() == "ok", p.stderr[-2000:]
+
+
+def test_two_stream_inputs_do_not_depend_on_the_thread_count():
+    """Pretraining's inputs come from two generators filled in two threads (sim/samplers.py
+    GaussianBuffer): which numbers land where depends on the draw's size only, so one, two and
+    three torch threads give the same W (projected and full samplers, draws above and below
+    the parallel threshold; float32 GEMMs sum in a thread-dependent order: 1e-7 relative, while
+    other draws would move these sums by O(1))."""
+    code = (
+        "import sys, torch\n"
+        "from mtlcheck.sim.pretrain import PretrainConfig, pretrain\n"
+        "from mtlcheck.theory.model import Algorithm, ReferenceModel\n"
+        "torch.set_num_threads(int(sys.argv[1]))\n"
+        "out = []\n"
+        "for d, n, smp in ((40, 700, 'projected'), (40, 700, 'full'), (12, 30, 'full')):\n"
+        "    r = pretrain(PretrainConfig(ReferenceModel(d, 2), Algorithm(8, n, n, 16), seed=3,\n"
+        "                                sampler=smp))\n"
+        "    out.append(r.W.double().sum().item()); out.append((r.W ** 2).sum().item())\n"
+        "print(repr(out))\n")
+    runs = [eval(subprocess.run([sys.executable, "-c", code, str(t)], capture_output=True,
+                                text=True, check=True).stdout) for t in (1, 2, 3)]
+    for other in runs[1:]:
+        assert np.allclose(runs[0], other, rtol=1e-5, atol=0), runs
+
+
+def test_gaussian_buffer_halves_come_from_their_generators():
+    from mtlcheck.sim.samplers import GaussianBuffer, PARALLEL_MIN
+    for need in (10, PARALLEL_MIN + 6):
+        a, b = generator(5), generator(6)
+        x = GaussianBuffer(b)((need,), a).clone()
+        h = need // 2
+        assert torch.equal(x[:h], torch.randn(h, generator=generator(5)))
+        assert torch.equal(x[h:], torch.randn(need - h, generator=generator(6)))
