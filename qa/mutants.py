@@ -78,8 +78,8 @@ def _drop_relu():
 def _reuse_samples():
     orig = PT.sample_split
 
-    def reuse(tasks, M, n1, n2, gen):
-        X1, y1, _, _ = orig(tasks, M, n1, n2, gen)
+    def reuse(tasks, M, n1, n2, gen, bufs=None):
+        X1, y1, _, _ = orig(tasks, M, n1, n2, gen, bufs)
         idx = torch.arange(n2, device=X1.device) % n1     # the head step's samples, cycled
         return X1, y1, X1[:, idx], y1[:, idx]
 
