@@ -119,8 +119,9 @@ def loss_slope(loss: str, y: torch.Tensor, f: torch.Tensor | None) -> torch.Tens
 def sample_split(tasks: TaskSet, M: torch.Tensor, n1: int, n2: int, gen: torch.Generator,
                  bufs: tuple[GaussianBuffer, GaussianBuffer] | None = None):
     """Fresh, independent samples S1 (head step) and S2 (representation step) for a chunk.
-    With ``bufs`` the inputs are drawn into reused storage (the same numbers; the returned X1,
-    X2 are overwritten by the next call with the same buffers)."""
+    With ``bufs`` the inputs are drawn into reused storage (:class:`GaussianBuffer`: the numbers
+    of :func:`gaussian` unless the buffers draw from a second stream; the returned X1, X2 are
+    overwritten by the next call with the same buffers)."""
     c, d = len(tasks), M.shape[0]
     draw1, draw2 = bufs if bufs is not None else (gaussian, gaussian)
     X1 = draw1((c, n1, d), gen, M.dtype)
@@ -258,13 +259,13 @@ def run_round(W: torch.Tensor, A: torch.Tensor, T: int, algo: Algorithm, chunk: 
             Z2 = (X2f @ Wt[:, j0:j1]).reshape(c, algo.n2, -1)
             coef, s = representation_coef(Z2, y2, A_c, algo.loss)
             del Z2
-            if proj is not None:     # C needs coef with the per-sample factor folded in
+            # fold the per-sample factor into the smaller operand (into coef always when
+            # projecting: C needs it there)
+            if proj is not None or m <= d:
                 coef.mul_(s.unsqueeze(1))
                 G[j0:j1].addmm_(coef.t(), X2f)
-                C.addmm_(coef.t(), coef)
-            elif m <= d:             # fold the per-sample factor into the smaller operand
-                coef.mul_(s.unsqueeze(1))
-                G[j0:j1].addmm_(coef.t(), X2f)
+                if proj is not None:
+                    C.addmm_(coef.t(), coef)
             else:
                 if X2s is None:
                     X2s = X2f * s.unsqueeze(1)

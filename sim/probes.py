@@ -85,14 +85,22 @@ def fit_and_score(Ftr: torch.Tensor, ytr: torch.Tensor, Fte: torch.Tensor, yte: 
     prediction, 0-1 error of its sign); for regression targets the prediction is not clipped
     and the 0-1 error is NaN."""
     fit = ridge_fit if probe == "ridge" else logistic_fit
-    beta = fit(Ftr, ytr, lam)
-    raw = Fte.double() @ beta
-    yte = yte.double()
+    mse, err = _score(Fte, yte, fit(Ftr, ytr, lam).unsqueeze(0), classification)
+    return float(mse[0]), float(err[0])
+
+
+def _score(Fte: torch.Tensor, yte: torch.Tensor, betas: torch.Tensor, classification: bool
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Test errors of the probes ``betas`` (K x m, float64), one product: (squared error of the
+    clipped prediction, 0-1 error of its sign), CPU float64 tensors of length K; for regression
+    targets the prediction is not clipped and the 0-1 error is NaN."""
+    raw = Fte.double() @ betas.t()                        # n_test x K
+    yte = yte.double().unsqueeze(1)
     pred = raw.clamp(-1.0, 1.0) if classification else raw
-    mse = float(((pred - yte) ** 2).mean())
+    mse = ((pred - yte) ** 2).mean(dim=0).cpu()
     if not classification:
-        return mse, float("nan")
-    return mse, float((torch.where(raw >= 0, 1.0, -1.0).double() != yte).double().mean())
+        return mse, torch.full_like(mse, float("nan"))
+    return mse, (torch.where(raw >= 0, 1.0, -1.0).double() != yte).double().mean(dim=0).cpu()
 
 
 def fit_and_score_prefixes(F: torch.Tensor, y: torch.Tensor, ns: list[int], Fte: torch.Tensor,
@@ -101,15 +109,13 @@ def fit_and_score_prefixes(F: torch.Tensor, y: torch.Tensor, ns: list[int], Fte:
     """:func:`fit_and_score` for the fits on the first n rows of (F, y), for every n in ``ns``:
     (mse, err01), float64 tensors of len(ns). The ridge probe is solved for all n at once: the
     Gram matrices of the prefixes are accumulated block by block over the sorted n, the systems
-    solved as one batch (Cholesky) and scored with one product (the same fits as :func:`fit_and_score` up
-    to float64 rounding: ~1e-15 relative). Other probes are fitted one n at a time."""
+    solved as one batch (Cholesky) and scored with one product (the same fits as
+    :func:`fit_and_score` up to float64 rounding: ~1e-13 relative). Other probes are fitted one
+    n at a time."""
     K = len(ns)
-    mse = torch.empty(K, dtype=torch.float64)
-    err = torch.empty(K, dtype=torch.float64)
     if probe != "ridge":
-        for k, n in enumerate(ns):
-            mse[k], err[k] = fit_and_score(F[:n], y[:n], Fte, yte, lam, classification, probe)
-        return mse, err
+        errs = [fit_and_score(F[:n], y[:n], Fte, yte, lam, classification, probe) for n in ns]
+        return tuple(torch.tensor(col, dtype=torch.float64) for col in zip(*errs))
     F = F.double()
     y = y.double()
     m = F.shape[1]
@@ -137,15 +143,7 @@ def fit_and_score_prefixes(F: torch.Tensor, y: torch.Tensor, ns: list[int], Fte:
         beta = torch.cholesky_solve(rhs.unsqueeze(2), L).squeeze(2)      # K x m
     else:                                    # not numerically positive definite: one by one
         beta = torch.stack([torch.linalg.solve(G[k], rhs[k]) for k in range(K)])
-    raw = Fte.double() @ beta.t()                         # n_test x K
-    yte = yte.double().unsqueeze(1)
-    pred = raw.clamp(-1.0, 1.0) if classification else raw
-    mse[:] = ((pred - yte) ** 2).mean(dim=0).cpu()
-    if classification:
-        err[:] = (torch.where(raw >= 0, 1.0, -1.0).double() != yte).double().mean(dim=0).cpu()
-    else:
-        err.fill_(float("nan"))
-    return mse, err
+    return _score(Fte, yte, beta, classification)
 
 
 def labelled_draws(M: torch.Tensor, target_sampler: Callable[[torch.Generator], Target],
