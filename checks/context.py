@@ -43,6 +43,9 @@ class Context:
     memo: dict = field(default_factory=dict)
     #: overrides the cap of every claim decided in rounds (`mtlcheck run --max-replicates`)
     max_replicates: int | None = None
+    #: a sweep whose readers were all decided in an earlier round stops growing
+    #: (sequential.sweep_count); False computes every sweep to the round's count
+    settle: bool = True
     reused: int = 0
 
     def __post_init__(self):

@@ -249,16 +249,18 @@ class Rule:
     #: whether the rule has a sequential form (seq_parts or parts that all have one)
     sequential: bool = False
 
-    def judge(self, data) -> Decision:
+    def judge(self, data, key: str | None = None) -> Decision:
         """The decision of a claim's component in a run: the anytime-valid one when the claim
         runs in rounds (inside sequential.monitoring) and the rule has a sequential form, else
-        :meth:`decide` on the data as they are."""
+        :meth:`decide` on the data as they are. ``key``: the profile entry that counts the
+        data's replicates; in rounds the looks are then that key's counts at the claim's looks
+        (sequential.component_looks), also when the data stop short of this round's count (a
+        settled sweep: sequential.sweep_count)."""
         mon = seq.active()
         if mon is None or not self.sequential:
             return self.decide(data)
         design, n = mon
-        return self.decide_sequential(data, seq.component_looks(design, n,
-                                                                seq.replicates(data)))
+        return self.decide_sequential(data, seq.looks_for(design, n, data, key))
 
     def decide_sequential(self, data, looks) -> Decision:
         """The anytime-valid decision on replicates in their order, looked at after each count
@@ -311,7 +313,9 @@ class SlopeRule(Rule):
         if len(n) != 1:
             raise ValueError("a sequential slope needs the same replicates in every group")
         w = slope_weights(data.xs)
-        series = np.asarray(data.values, dtype=float).T @ w
+        # row by row (not one matrix product, whose rounding depends on the row count): a
+        # prefix of the replicates gives the same series values bit for bit
+        series = (np.asarray(data.values, dtype=float).T * w).sum(axis=1)
         return seq.mean_parts(self, series)
 
     def means_at(self, real: Groups, slope: float) -> list[float]:

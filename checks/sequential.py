@@ -34,7 +34,8 @@ from scipy.special import betainc, betaln, stdtr
 
 __all__ = ["MIXTURE_C", "Design", "log_e_mean", "log_e_share", "first_decision", "cs_bound",
            "decide_single", "decide_composite", "outcomes", "flat_parts", "monitoring", "active",
-           "component_looks", "cell_params", "run_rounds", "claim_state", "NOT_IN_CELL_KEYS"]
+           "component_looks", "count_at", "sweep_count", "round_state", "cell_params",
+           "run_rounds", "claim_state", "settled_of", "NOT_IN_CELL_KEYS"]
 
 #: the mixture's precision c: the standardised effect (mu - b) / sigma ~ N(0, 1 / c) on one
 #: side; c = 1 puts the prior's scale at one standard deviation per replicate (section 10.6)
@@ -438,13 +439,81 @@ def active():
     return _ACTIVE.get()
 
 
-def component_looks(design: Design, n: int, R: int) -> list[int]:
-    """The looks of a component with R replicates when the claim's round has n: the design's
-    looks scaled by R / n (a component whose count is a multiple of the claim's, e.g. C1's
+def count_at(m: int, ratio: float) -> int:
+    """A component's replicates when the claim's round has m: m times its profile ratio to the
+    claim's count, at least 2 (the counts run_rounds gives every entry of its ``keys``)."""
+    return max(2, int(round(m * ratio)))
+
+
+def component_looks(design: Design, n: int, R: int | None, ratio: float | None = None
+                    ) -> list[int]:
+    """The looks of a component when the claim's round has n replicates. With ``ratio`` (the
+    component's count to the claim's, from run_rounds' keys): its count at each of the claim's
+    looks so far (:func:`count_at`), the same at every round, so the looks of a later round
+    extend those of an earlier one. Without: the design's looks scaled by R / n (R: its
+    replicates now; a component whose count is a multiple of the claim's, e.g. C1's
     prediction seeds, is looked at after each of its own rounds); the last is R."""
+    if ratio is not None:
+        return sorted({count_at(m, ratio) for m in design.looks(n)})
     if R == n:
         return design.looks(n)
     return sorted({max(1, int(round(m * R / n))) for m in design.looks(n)} | {R})
+
+
+@dataclass
+class RoundState:
+    """What a round of run_rounds tells the claim's code: each key's ratio to the claim's count
+    (for component_looks), the components decided in an earlier round with the replicates they
+    were decided at (``settled``: id -> replicates; id = 'primary', a subcheck's key or a
+    control's name), and, filled by :func:`sweep_count`, what each sweep computed."""
+
+    ratios: dict
+    settled: dict
+    sweeps: dict
+
+
+_ROUND: ContextVar = ContextVar("mtlcheck_round", default=None)
+
+
+@contextmanager
+def round_state(state: RoundState):
+    tok = _ROUND.set(state)
+    try:
+        yield state
+    finally:
+        _ROUND.reset(tok)
+
+
+def current_round() -> RoundState | None:
+    """The RoundState inside run_rounds' call of a claim's decide_at, else None."""
+    return _ROUND.get()
+
+
+def sweep_count(P: dict, key: str, readers, label: str | None = None) -> int:
+    """How many replicates a sweep counted by P[key] computes this round: P[key], unless every
+    component that reads it (``readers``: ids as in RoundState.settled) was decided in an
+    earlier round; then the most replicates any of them was decided at. A decided component's
+    first crossing lies in that prefix and its looks are those of its key (component_looks with
+    the ratio), so judging it on the prefix gives the decision it had: the sweep stops growing
+    without changing a verdict (docs/design.md section 4). Outside run_rounds: P[key]."""
+    st, nominal = _ROUND.get(), int(P[key])
+    readers = tuple(readers)
+    count = nominal
+    if st is not None and readers and all(r in st.settled for r in readers):
+        count = min(nominal, max(st.settled[r] for r in readers))
+    if st is not None:
+        st.sweeps[label or key] = {"key": key, "computed": count, "nominal": nominal,
+                                   "readers": list(readers)}
+    return count
+
+
+def looks_for(design: Design, n: int, data, key: str | None) -> list[int]:
+    """The looks Rule.judge uses: those of ``key`` (its ratio in the RoundState) when given
+    inside run_rounds, else the scaled looks of the data's replicates."""
+    st = _ROUND.get()
+    if key is not None and st is not None and key in st.ratios:
+        return component_looks(design, n, None, st.ratios[key])
+    return component_looks(design, n, replicates(data))
 
 
 def _sequential_records(res):
@@ -480,6 +549,26 @@ def claim_state(res) -> tuple[str, list[str]]:
     return ("fail" if "fail" in kinds else "open" if open_ else "pass"), open_
 
 
+def _component_ids(res) -> list[tuple[str, dict | None, str, bool]]:
+    """(id, sequential record or None, error direction, is a control) of every component of a
+    ClaimResult: 'primary', the subchecks by key, the controls by name."""
+    return ([("primary", res.primary.extra.get("sequential"), res.primary.error, False)]
+            + [(s.get("key", s["name"]), s.get("sequential"), s["error"], False)
+               for s in res.subchecks]
+            + [(c["name"], c.get("sequential"), c["error"], True) for c in res.controls])
+
+
+def settled_of(res) -> dict:
+    """{id: replicates} of the components of a ClaimResult whose verdict no longer waits for
+    data: those decided (first crossing reached: more replicates cannot move it), and the
+    undecided ones that fail only on evidence (a false alarm: they pass unless refuted, and
+    claim_state already counts them as done). The latter stop being monitored once every other
+    component reading their sweep is decided: a stopping time like the claim's own, under which
+    Ville's inequality keeps their false-alarm bound (docs/design.md section 4)."""
+    return {i: int(q["replicates_used"]) for i, q, error, control in _component_ids(res)
+            if q and (q["decided"] or (error == "false alarm" and not control))}
+
+
 def run_rounds(ctx, cid: str, P: dict, decide_at, keys=("seeds",)):
     """Decide a claim in rounds: ``decide_at(ctx, P_n, final)`` decides it on the first n
     replicates (P_n: P with P[keys[0]] = n and every other entry of ``keys`` scaled with it, at
@@ -493,28 +582,46 @@ def run_rounds(ctx, cid: str, P: dict, decide_at, keys=("seeds",)):
         design = Design(min(design.first, cap), design.step, cap)
     n, rounds = design.first, 0
     ratio = {k: P[k] / P[keys[0]] for k in keys}       # other counts keep the profile's ratio
+    # a sweep whose readers were all decided in an earlier round stops growing (sweep_count);
+    # ctx.settle = False computes every sweep to the round's count (tests compare the two)
+    settle = getattr(ctx, "settle", True)
+    settled: dict = {}
     while True:
         rounds += 1
-        Pn = {**P, **{k: max(2, int(round(n * ratio[k]))) for k in keys}}
-        with monitoring(design, n):
+        Pn = {**P, **{k: count_at(n, ratio[k]) for k in keys}}
+        st = RoundState(ratio, settled if settle else {}, {})
+        with monitoring(design, n), round_state(st):
             res = decide_at(ctx, Pn, False)
+        _check_readers(cid, res, st)
         state, open_ = claim_state(res)
         ctx.progress(f"{cid} round {rounds}: {n} replicates of at most {design.cap}: "
                      + (f"undecided ({'; '.join(open_)[:120]})" if state == "open"
                         else f"decided ({state})"))
         if state != "open" or n >= design.cap:
             break
+        settled = settled_of(res)
         n = design.next_count(n)
-    with monitoring(design, n):
+    with monitoring(design, n), round_state(st := RoundState(ratio, st.settled, {})):
         res = decide_at(ctx, Pn, True)
     state, open_ = claim_state(res)
     res.sequential = {
         "rounds": rounds, "replicates": n, "cap": design.cap, "design": design.as_dict(),
         "stopped": "decided" if state != "open" else "cap", "state": state,
         "open": open_,
+        "sweeps": st.sweeps,
         "monitoring": "every round", "boundary": "e-value >= 1 / (LEVEL alpha) for the "
         f"t-mixture (c = {MIXTURE_C:g}) of means and slope contrasts, >= 1 / alpha for the "
         "uniform-prior mixture of shares",
         "e_values": {name: {"e_pass": q["e_pass"], "e_refute": q["e_refute"]}
                      for name, q, _, _ in _sequential_records(res) if "e_pass" in q}}
     return res
+
+
+def _check_readers(cid: str, res, st: RoundState):
+    """Every reader a sweep names is a component of the claim (a misspelt id would never
+    settle; this says so instead of silently computing the sweep to the cap)."""
+    ids = {c[0] for c in _component_ids(res)}
+    bad = sorted({r for s in st.sweeps.values() for r in s["readers"]} - ids)
+    if bad:
+        raise RuntimeError(f"{cid}: sweep readers {bad} are not components of the claim "
+                           f"(components: {sorted(ids)})")

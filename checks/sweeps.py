@@ -135,14 +135,15 @@ def fit_data(fit: dict, grid) -> Groups:
     return growth_data({int(d): v for d, v in fit["per_seed"].items()}, (min(grid), max(grid)))
 
 
-def growth_fit(per_d: dict, censored: dict, rule, limits=None) -> tuple[dict, Decision]:
+def growth_fit(per_d: dict, censored: dict, rule, limits=None, key: str | None = None
+               ) -> tuple[dict, Decision]:
     """The growth of a per-seed complexity with d decided by ``rule`` (a SlopeRule): its
     Decision, and a record with the slope and its two one-sided bounds, the geometric mean and
     its (1 - 2 alpha) interval per d (descriptive, for tables and figures), the per-seed values
-    and any censoring."""
+    and any censoring; ``key``: the profile entry counting the seeds (Rule.judge)."""
     ds = sorted(per_d)
     data = growth_data(per_d, limits)
-    dec = rule.judge(data)
+    dec = rule.judge(data, key=key)
     up, lo = ((dec.confidence_bound, dec.refute_bound) if dec.relation == "<="
               else (dec.refute_bound, dec.confidence_bound))
     geo, ci = {}, {}
@@ -191,16 +192,18 @@ def bound_rule(P=None) -> EveryPoint:
     return EveryPoint(lambda a: MeanRule("<=", 0.0, a), ALPHA)
 
 
-def bound_subcheck(P: dict, fit: dict, bounds: dict, what: str, name: str) -> dict:
+def bound_subcheck(P: dict, fit: dict, bounds: dict, what: str, name: str,
+                   key: str | None = None) -> dict:
     """The component 'x* below the derived bound at every d' (bound_rule) on a growth fit's
-    per-seed values and ``bounds`` {d: bound(d)}; ``what`` names x* in per_d ('n_star')."""
+    per-seed values and ``bounds`` {d: bound(d)}; ``what`` names x* in per_d ('n_star');
+    ``key``: the profile entry counting the seeds (Rule.judge)."""
     per_d, data = {}, []
     for d in P["d_grid"]:
         b = bounds[d]
         data.append(Groups.one([math.log(v) - math.log(b) if v and math.isfinite(b) else math.nan
                                 for v in fit["per_seed"][str(d)]]))
         per_d[str(d)] = {what: fit["geometric_mean"][str(d)], "bound": finite(b)}
-    dec = bound_rule(P).judge(data)
+    dec = bound_rule(P).judge(data, key=key)
     return dec.component(name, "bound", ratio=finite(math.exp(dec.statistic)),
                          ratio_ucb=finite(math.exp(dec.confidence_bound)), per_d=per_d)
 

@@ -177,3 +177,93 @@ def test_fresh_rounds_do_not_recompute_earlier_rounds(tmp_path):
     assert ctx.reused > 0 and ctx.cache.hits == 0
     assert ctx.cache.misses == len(ctx.memo)
     assert res.sequential["rounds"] >= 2 and n == len(res.details["c_hat"])
+
+
+# --- settled sweeps: a sweep stops growing once every component reading it is decided ---------
+
+@pytest.mark.parametrize("ratio", [1.0, 1 / 3, 8.0, 4.0, 0.37, 2.5])
+def test_component_looks_with_a_ratio_extend_those_of_earlier_rounds(ratio):
+    """With its key's ratio a component's looks at a round are its counts at the claim's looks,
+    so a later round's looks, cut at an earlier round's count, are that round's looks (what
+    judging a settled sweep's prefix relies on)."""
+    design = seq.Design(5, 3, 40)
+    rounds = design.looks()
+    for i, n in enumerate(rounds):
+        now = seq.component_looks(design, n, None, ratio)
+        assert now[-1] == seq.count_at(n, ratio)
+        for later in rounds[i:]:
+            cut = [x for x in seq.component_looks(design, later, None, ratio) if x <= now[-1]]
+            assert cut == now, (n, later)
+
+
+def test_sweep_count_follows_its_readers():
+    P = {"seeds": 12, "control_seeds": 4}
+    assert seq.sweep_count(P, "seeds", ("primary",)) == 12           # outside run_rounds
+    st = seq.RoundState({"seeds": 1.0, "control_seeds": 1 / 3},
+                        {"primary": 6, "iso": 9, "ctrl": 3}, {})
+    with seq.round_state(st):
+        assert seq.sweep_count(P, "seeds", ("primary", "iso"), "T") == 9    # all settled
+        assert seq.sweep_count(P, "seeds", ("primary", "open one"), "n") == 12
+        assert seq.sweep_count(P, "control_seeds", ("ctrl",)) == 3
+        assert seq.sweep_count({"seeds": 5}, "seeds", ("iso",), "capped") == 5  # never above
+    assert st.sweeps["T"] == {"key": "seeds", "computed": 9, "nominal": 12,
+                              "readers": ["primary", "iso"]}
+    assert st.sweeps["n"]["computed"] == 12 and st.sweeps["control_seeds"]["computed"] == 3
+
+
+def _fake_result(primary_q, subchecks=(), controls=()):
+    from types import SimpleNamespace
+    return SimpleNamespace(primary=SimpleNamespace(extra={"sequential": primary_q},
+                                                   error="false pass"),
+                           subchecks=list(subchecks), controls=list(controls))
+
+
+def test_settled_components_and_misspelt_readers():
+    q = lambda decided, used: {"decided": decided, "replicates_used": used, "passed": decided,
+                               "refuted": False}
+    res = _fake_result(q(True, 6),
+                       [{"name": "a", "key": "alarm", "error": "false alarm",
+                         "sequential": q(False, 9)},
+                        {"name": "b", "key": "open", "error": "false pass",
+                         "sequential": q(False, 9)}],
+                       [{"name": "ctl", "error": "false pass", "sequential": q(False, 3)}])
+    # decided, and an undecided false-alarm component (it passes unless refuted); an undecided
+    # subcheck or control still waits for data
+    assert seq.settled_of(res) == {"primary": 6, "alarm": 9}
+    st = seq.RoundState({}, {}, {"T": {"key": "seeds", "computed": 1, "nominal": 1,
+                                       "readers": ["primary", "prmary"]}})
+    with pytest.raises(RuntimeError, match="prmary"):
+        seq._check_readers("CX", res, st)
+    st.sweeps["T"]["readers"] = ["primary", "ctl", "open"]
+    seq._check_readers("CX", res, st)
+
+
+def _components(rec):
+    out = [("primary", rec["primary"])] + [(s["key"], s) for s in rec["subchecks"]]
+    return out + [(c["name"], c) for c in rec["negative_controls"]]
+
+
+def test_settled_sweeps_decide_exactly_as_full_sweeps(tmp_path):
+    """C1 in rounds to cap 12, with settled sweeps (the default) and with every sweep computed
+    to the round's count, on the same seeds: every component's verdict, statistic, bounds and
+    replicates used are identical, the settled ones were looked at on a prefix of the full
+    looks, and at least one sweep stopped short (the test exercises the saving)."""
+    recs, sweeps = {}, {}
+    for settle in (True, False):
+        ctx = _ctx(tmp_path, max_replicates=12, settle=settle)
+        res = get("C1").decide(ctx)
+        recs[settle], sweeps[settle] = res.record(), res.sequential["sweeps"]
+    assert any(s["computed"] < s["nominal"] for s in sweeps[True].values()), sweeps[True]
+    assert all(s["computed"] == s["nominal"] for s in sweeps[False].values())
+    full = dict(_components(recs[False]))
+    for name, c in _components(recs[True]):
+        f = full[name]
+        for field in ("verdict", "statistic", "confidence_bound", "refute_bound"):
+            assert c.get(field) == f.get(field), (name, field, c.get(field), f.get(field))
+        qs, qf = c["sequential"], f["sequential"]
+        assert (qs["decided"], qs["replicates_used"]) == (qf["decided"], qf["replicates_used"])
+        assert qs["looks"] == qf["looks"][:len(qs["looks"])], name
+    assert recs[True]["verdict"] == recs[False]["verdict"]
+    rep = V._Report()
+    V._claim(rep, recs[True])
+    assert rep.lines == [], rep.lines

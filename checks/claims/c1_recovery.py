@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ...theory.bounds import e_out_prediction_fn
-from ..sequential import run_rounds
+from ..sequential import run_rounds, sweep_count
 from ..rules import AllOf, EveryPoint, Groups, MeanRule, SlopeRule, operating_characteristic
 from ..context import derive_seed
 from ..record import ClaimResult, Timer, finite
@@ -63,12 +63,20 @@ SWEEPS = {
 }
 
 
-def _cells(ctx, P):
+#: the components that read each sweep (ids of sequential.RoundState.settled): once all of them
+#: are decided, the sweep stops growing (sequential.sweep_count)
+READERS = {"T": ("primary", "isotropy"), "n": ("n-rate",), "noise": ("pure-noise labels",),
+           "single": ("one task repeated",), "weak-heads": ("weak heads (near the boundary)",),
+           "prediction": ("prediction",)}
+
+
+def _cells(ctx, P, counts=None):
+    """The cells of every sweep, ``counts[label]`` seeds each (default: the profile's)."""
     cells = []
     for label, (grid, make, seeds) in SWEEPS.items():
         for x in P[grid]:
             d, r, T, n1, n2, noise, single = make(P, x)
-            for s in range(P[seeds]):
+            for s in range(P[seeds] if counts is None else counts[label]):
                 key = {"claim": ID, "sweep": label, "x": x, "s": s, "d": d, "r": r, "T": T,
                        "n1": n1, "n2": n2, "m": P["m"], "noise": noise, "single": single,
                        "seed": ctx.seed, "device": ctx.device}
@@ -113,9 +121,10 @@ def _iso(runs_T) -> Groups:
     return Groups.one([c["isotropy"] for c in runs_T[max(runs_T)]])
 
 
-def rule(runs_T, P):
-    """The C1 rule on a T sweep (claim_rule): the Decision on (rate, isotropy)."""
-    return claim_rule(P).judge((_logs(runs_T), _iso(runs_T)))
+def rule(runs_T, P, key=None):
+    """The C1 rule on a T sweep (claim_rule): the Decision on (rate, isotropy); ``key``: the
+    profile entry counting its seeds (Rule.judge)."""
+    return claim_rule(P).judge((_logs(runs_T), _iso(runs_T)), key=key)
 
 
 def _prediction_subcheck(runs, P, pred):
@@ -125,7 +134,7 @@ def _prediction_subcheck(runs, P, pred):
         p = pred(P["pred_d"], P["pred_r"], T, P["pred_n"], P["pred_n"])
         data.append(Groups.one([v / p for v in e]))
         gaps[str(T)] = {"mean": sum(e) / len(e), "prediction": p, "gap": sum(e) / len(e) / p - 1}
-    dec = prediction_rule(P).judge(data)
+    dec = prediction_rule(P).judge(data, key="pred_seeds")
     return dec.component(f"derived prediction (a) of E[E_out] agrees within {P['pred_tol']:.0%} "
                          f"at d={P['pred_d']}, r={P['pred_r']}, n1=n2={P['pred_n']} (max over T "
                          "of the upper bound on |mean/prediction - 1|)", "prediction",
@@ -185,12 +194,14 @@ def _decide_at(ctx, P, final) -> ClaimResult:
     d, r, n = P["d"], P["r"], P["n"]
     pred = e_out_prediction_fn()
     with Timer() as tm:
-        cells = _cells(ctx, P)
+        counts = {label: sweep_count(P, seeds, READERS[label], label)
+                  for label, (_, _, seeds) in SWEEPS.items()}
+        cells = _cells(ctx, P, counts)
         runs = _group(cells, ctx.run(ID, [c for _, c in cells]))
-        main = rate_rule(P).judge(_logs(runs["T"]))
-        iso = isotropy_rule(P).judge(_iso(runs["T"]))
+        main = rate_rule(P).judge(_logs(runs["T"]), key="seeds")
+        iso = isotropy_rule(P).judge(_iso(runs["T"]), key="seeds")
         Tmax = max(runs["T"])
-        subs = [rate_rule(P).judge(_logs(runs["n"])).component(
+        subs = [rate_rule(P).judge(_logs(runs["n"]), key="control_seeds").component(
                     "E_out falls with n1 = n2 (slope of mean log E_out vs log n)", "n-rate"),
                 iso.component(f"isotropy sigma_r/sigma_1 of W M at T={Tmax}", "isotropy"),
                 _prediction_subcheck(runs["prediction"], P, pred)]
@@ -204,7 +215,7 @@ def _decide_at(ctx, P, final) -> ClaimResult:
                 ("weak-heads", "weak heads (near the boundary)",
                  f"the C1 rule with heads from n1 = {P['weak_n1']} sample(s): the T effect shrinks "
                  "to a slope of about -0.03, just above the claim's -0.1")):
-            c = rule(runs[label], P)
+            c = rule(runs[label], P, key="control_seeds")
             slope = c.extra["parts"][0]["statistic"]
             eff = ({} if label == "single" or slope is None else  # refuted by its isotropy
                    {"effect": slope, "effect_over_tolerance": finite((slope - null) / (tol - null))})
@@ -212,7 +223,8 @@ def _decide_at(ctx, P, final) -> ClaimResult:
         oc = (_oc(_logs(runs["T"]), P, null, derive_seed(ctx.seed, ID, "oc")) if final
               else None)
     runs_T, runs_n, one_T = runs["T"], runs["n"], runs["single"]
-    seeds = [derive_seed(ctx.seed, ID, "T", T, s) for T in P["T_grid"] for s in range(P["seeds"])]
+    seeds = [derive_seed(ctx.seed, ID, "T", T, s) for T in P["T_grid"]
+             for s in range(counts["T"])]
     T0, T1 = min(P["T_grid"]), max(P["T_grid"])
     ucb = main.confidence_bound
     plain = (f"E_out falls at least like T^{ucb:.3g} over T = {T0}..{T1}: by at least "

@@ -20,7 +20,7 @@ from ..executor import Cell
 from ..profiles import ALPHA, geometric, profile
 from ..regimes import Calibration, groups_calibration, log_limits, points_calibration
 from ..rules import Groups, MeanRule
-from ..sequential import cell_params, run_rounds
+from ..sequential import cell_params, run_rounds, sweep_count
 from ..io import decode_array
 from ..sweeps import (bound_rule, bound_subcheck, fit_data, growth_controls, growth_details,
                       growth_fit, growth_oc, growth_result, growth_rule, pretraining,
@@ -103,11 +103,11 @@ def _by_d(P, values, seeds):
     return {d: [next(it) for _ in range(seeds)] for d in P["d_grid"]}
 
 
-def _fit(P, grid, curves_by_d):
+def _fit(P, grid, curves_by_d, key="seeds"):
     per_d, cens = {}, {}
     for d, curves in curves_by_d.items():
         per_d[d], cens[d] = seed_crossings(grid, curves, P["eps"])
-    return growth_fit(per_d, cens, growth_rule(P), (min(grid), max(grid)))
+    return growth_fit(per_d, cens, growth_rule(P), (min(grid), max(grid)), key=key)
 
 
 def risk_rule(P=None) -> MeanRule:
@@ -129,7 +129,7 @@ def _bound_subcheck(P, pre, fit):
         bounds[d] = probe_sample_bound_tight(pairs, P["eps"], P["lam"])
     return bound_subcheck(P, fit, bounds, "n_star", "n*(d) below the derived d-free bound "
                           "(section 6.4) at every d (max over d of the mean log(n*/bound) and "
-                          "its upper bound)"), bounds
+                          "its upper bound)", key="seeds"), bounds
 
 
 def _risk_subcheck(P, pre, cells):
@@ -148,7 +148,7 @@ def _risk_subcheck(P, pre, cells):
         ratio = meas.mean(axis=0) / bnd.mean(axis=0)
         worst_ratio = max(worst_ratio, float(ratio.max()))
         per_d[str(d)] = {"measured_over_bound": ratio.tolist(), "bound": bnd.mean(0).tolist()}
-    dec = risk_rule(P).judge(Groups.one(per_seed))
+    dec = risk_rule(P).judge(Groups.one(per_seed), key="seeds")
     return dec.component("the probe's test risk below the derived d-free risk bound (c) at "
                          "every d and n (lower bound of the mean over seeds of the average over "
                          "d and n of measured - bound; fails only with evidence)", "risk", max_ratio=worst_ratio, per_d=per_d)
@@ -164,7 +164,16 @@ def decide(ctx) -> ClaimResult:
     return res
 
 
-def _decide_at(ctx, P, final) -> ClaimResult:
+#: the components that read each sweep (sequential.sweep_count): the pretraining seeds with
+#: both probes' curves, and the fixed-budget pretraining with its control curves
+READERS = {"seeds": ("primary", "bound", "risk", "raw-x probe"),
+           "control_seeds": ("fixed pretraining budget",)}
+
+
+def _decide_at(ctx, P_round, final) -> ClaimResult:
+    # P: the round's parameters with each sweep's seeds as computed (fewer than the round's
+    # count once every component reading the sweep is decided: sequential.sweep_count)
+    P = {**P_round, **{k: sweep_count(P_round, k, readers) for k, readers in READERS.items()}}
     with Timer() as tm:
         pre = pretraining(ctx, P)
         nc = P["control_seeds"]
@@ -180,7 +189,8 @@ def _decide_at(ctx, P, final) -> ClaimResult:
         fits = {name: _fit(P, grid[name], {d: [c[name]["mse"] for c in cells[d]] for d in cells})
                 for name in PROBES}
         fits["fixed-budget"] = _fit(P, grid["fixed-budget"],
-                                    {d: [c["mse"] for c in ctrl[d]] for d in ctrl})
+                                    {d: [c["mse"] for c in ctrl[d]] for d in ctrl},
+                                    key="control_seeds")
         (main_fit, main), decs = fits["pretrained"], {k: v[1] for k, v in fits.items()}
         sub, bounds = _bound_subcheck(P, pre, main_fit)
         risk_sub = _risk_subcheck(P, pre, cells)
@@ -201,7 +211,7 @@ def _decide_at(ctx, P, final) -> ClaimResult:
         "n_pretrain": {str(d): pre[d, 0]["n_pre"] for d in P["d_grid"]},
     }
     return growth_result(
-        ID, ctx, P, main, "n*",
+        ID, ctx, P_round, main, "n*",
         "derived here: docs/derivations.md section 6 (d-free bound on n*)",
         controls=controls, subchecks=[sub, risk_sub], operating_characteristic=oc, wall_s=tm.s,
         details=details)
