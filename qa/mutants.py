@@ -109,13 +109,15 @@ def _peeking_probe():
     orig = PR.fit_and_score_prefixes
 
     def peeking(F, y, ns, Fte, yte, lam, classification=True, probe="ridge"):
-        # every fit also sees the test samples: the test error is optimistic
-        mse = torch.empty(len(ns), dtype=torch.float64)
+        # every fit also sees the test samples: the test error is optimistic (leading
+        # dimensions: a batch of repetitions, as probe_curve passes them)
+        mse = torch.empty(*F.shape[:-2], len(ns), dtype=torch.float64)
         err = torch.empty_like(mse)
         for k, n in enumerate(ns):
-            Fk, yk = torch.cat([F[:n], Fte]), torch.cat([y[:n], yte])
-            a, b = orig(Fk, yk, [len(yk)], Fte, yte, lam, classification, probe)
-            mse[k], err[k] = a[0], b[0]
+            Fk = torch.cat([F[..., :n, :], Fte], dim=-2)
+            yk = torch.cat([y[..., :n], yte], dim=-1)
+            a, b = orig(Fk, yk, [yk.shape[-1]], Fte, yte, lam, classification, probe)
+            mse[..., k], err[..., k] = a[..., 0], b[..., 0]
         return mse, err
 
     return [_set(PR, "fit_and_score_prefixes", peeking)]

@@ -91,16 +91,17 @@ def fit_and_score(Ftr: torch.Tensor, ytr: torch.Tensor, Fte: torch.Tensor, yte: 
 
 def _score(Fte: torch.Tensor, yte: torch.Tensor, betas: torch.Tensor, classification: bool
            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Test errors of the probes ``betas`` (K x m, float64), one product: (squared error of the
-    clipped prediction, 0-1 error of its sign), CPU float64 tensors of length K; for regression
+    """Test errors of the probes ``betas`` (... x K x m, float64), one product: (squared error
+    of the clipped prediction, 0-1 error of its sign), CPU float64 tensors of shape ... x K
+    (leading dimensions: a batch of repetitions, each with its own Fte, yte); for regression
     targets the prediction is not clipped and the 0-1 error is NaN."""
-    raw = Fte.double() @ betas.t()                        # n_test x K
-    yte = yte.double().unsqueeze(1)
+    raw = Fte.double() @ betas.transpose(-1, -2)          # ... x n_test x K
+    yte = yte.double().unsqueeze(-1)
     pred = raw.clamp(-1.0, 1.0) if classification else raw
-    mse = ((pred - yte) ** 2).mean(dim=0).cpu()
+    mse = ((pred - yte) ** 2).mean(dim=-2).cpu()
     if not classification:
         return mse, torch.full_like(mse, float("nan"))
-    return mse, (torch.where(raw >= 0, 1.0, -1.0).double() != yte).double().mean(dim=0).cpu()
+    return mse, (torch.where(raw >= 0, 1.0, -1.0).double() != yte).double().mean(dim=-2).cpu()
 
 
 def fit_and_score_prefixes(F: torch.Tensor, y: torch.Tensor, ns: list[int], Fte: torch.Tensor,
@@ -110,40 +111,48 @@ def fit_and_score_prefixes(F: torch.Tensor, y: torch.Tensor, ns: list[int], Fte:
     (mse, err01), float64 tensors of len(ns). The ridge probe is solved for all n at once: the
     Gram matrices of the prefixes are accumulated block by block over the sorted n, the systems
     solved as one batch (Cholesky) and scored with one product (the same fits as
-    :func:`fit_and_score` up to float64 rounding: ~1e-13 relative). Other probes are fitted one
-    n at a time."""
+    :func:`fit_and_score` up to float64 rounding: ~1e-13 relative). Leading dimensions of F,
+    y, Fte, yte (ridge only) are a batch of independent repetitions: results ... x len(ns).
+    Other probes are fitted one n at a time."""
     K = len(ns)
     if probe != "ridge":
         errs = [fit_and_score(F[:n], y[:n], Fte, yte, lam, classification, probe) for n in ns]
         return tuple(torch.tensor(col, dtype=torch.float64) for col in zip(*errs))
     F = F.double()
-    y = y.double()
-    m = F.shape[1]
+    y = y.double().unsqueeze(-1)                          # ... x n x 1
+    batch, m = F.shape[:-2], F.shape[-1]
     order = sorted(range(K), key=lambda k: ns[k])
-    G = torch.empty(K, m, m, dtype=torch.float64, device=F.device)
-    rhs = torch.empty(K, m, dtype=torch.float64, device=F.device)
-    g = torch.zeros(m, m, dtype=torch.float64, device=F.device)
-    r = torch.zeros(m, dtype=torch.float64, device=F.device)
+    G = torch.empty(*batch, K, m, m, dtype=torch.float64, device=F.device)
+    rhs = torch.empty(*batch, K, m, dtype=torch.float64, device=F.device)
+    g = torch.zeros(*batch, m, m, dtype=torch.float64, device=F.device)
+    r = torch.zeros(*batch, m, 1, dtype=torch.float64, device=F.device)
     lo = 0
     for k in order:
         n = ns[k]
         if n > lo:
-            blk = F[lo:n]
-            g = g + blk.t() @ blk
-            r = r + blk.t() @ y[lo:n]
+            blk = F[..., lo:n, :]
+            bt = blk.transpose(-1, -2)
+            g = g + bt @ blk
+            r = r + bt @ y[..., lo:n, :]
             lo = n
-        G[k] = g / n
-        rhs[k] = r / n
-    G.diagonal(dim1=1, dim2=2).add_(lam)
+        G[..., k, :, :] = g / n
+        rhs[..., k, :] = r[..., 0] / n
+    G.diagonal(dim1=-2, dim2=-1).add_(lam)
     # Cholesky, not torch.linalg.solve: G is positive definite (lam > 0), and torch 2.13's CPU
     # build (MKL) returns invalid pivots from a batched LU after torch.set_num_threads(2)
     # ("Pivots given to lu_solve must all be >= 1", DLASWP errors), measured on this machine
     L, info = torch.linalg.cholesky_ex(G)
     if int(info.max()) == 0:
-        beta = torch.cholesky_solve(rhs.unsqueeze(2), L).squeeze(2)      # K x m
+        beta = torch.cholesky_solve(rhs.unsqueeze(-1), L).squeeze(-1)   # ... x K x m
     else:                                    # not numerically positive definite: one by one
-        beta = torch.stack([torch.linalg.solve(G[k], rhs[k]) for k in range(K)])
+        Gf, rf = G.reshape(-1, m, m), rhs.reshape(-1, m)
+        beta = torch.stack([torch.linalg.solve(Gf[i], rf[i])
+                            for i in range(Gf.shape[0])]).reshape(rhs.shape)
     return _score(Fte, yte, beta, classification)
+
+
+#: the most bytes of float64 features a batch of probe-curve repetitions holds (CPU)
+REP_BATCH_BYTES = 64 * 2 ** 20
 
 
 def labelled_draws(M: torch.Tensor, target_sampler: Callable[[torch.Generator], Target],
@@ -176,11 +185,37 @@ def probe_curve(fmap: FeatureMap, M: torch.Tensor, target_sampler: Callable[[tor
         validate("probe_curve", n=n)
     nmax = max(n_grid)
     mse, err = empty_curves(reps, len(n_grid))
-    for rep, (target, X, y) in enumerate(labelled_draws(M, target_sampler, reps, nmax + n_test,
-                                                         gen)):
-        F = fmap.fn(X)
-        mse[rep], err[rep] = fit_and_score_prefixes(F[:nmax], y[:nmax], n_grid, F[nmax:],
-                                                    y[nmax:], lam, target.classification, probe)
+    draws = labelled_draws(M, target_sampler, reps, nmax + n_test, gen)
+    if probe != "ridge":
+        for rep, (target, X, y) in enumerate(draws):
+            F = fmap.fn(X)
+            mse[rep], err[rep] = fit_and_score_prefixes(F[:nmax], y[:nmax], n_grid, F[nmax:],
+                                                        y[nmax:], lam, target.classification,
+                                                        probe)
+        return {"mse": mse, "err01": err}
+    # ridge: the repetitions' features in batches (same draws, in the same order), each batch
+    # fitted and scored at once (fewer, larger products than one repetition at a time)
+    per = max(1, REP_BATCH_BYTES // ((nmax + n_test) * fmap.width * 8))
+    rep = 0
+    while rep < reps:
+        batch = []
+        for _ in range(min(per, reps - rep)):       # features at once: X is not kept
+            t, X, yy = next(draws)
+            batch.append((t, fmap.fn(X), yy))
+        kinds = {t.classification for t, _, _ in batch}
+        F = torch.stack([f for _, f, _ in batch])
+        y = torch.stack([yy for _, _, yy in batch])
+        if len(kinds) == 1:
+            sl = slice(rep, rep + len(batch))
+            mse[sl], err[sl] = fit_and_score_prefixes(F[:, :nmax], y[:, :nmax], n_grid,
+                                                      F[:, nmax:], y[:, nmax:], lam,
+                                                      kinds.pop())
+        else:                                  # mixed target kinds: one repetition at a time
+            for i, (t, _, _) in enumerate(batch):
+                mse[rep + i], err[rep + i] = fit_and_score_prefixes(
+                    F[i, :nmax], y[i, :nmax], n_grid, F[i, nmax:], y[i, nmax:], lam,
+                    t.classification)
+        rep += len(batch)
     return {"mse": mse, "err01": err}
 
 

@@ -319,3 +319,22 @@ def test_gaussian_buffer_halves_come_from_their_generators():
         h = need // 2
         assert torch.equal(x[:h], torch.randn(h, generator=generator(5)))
         assert torch.equal(x[h:], torch.randn(need - h, generator=generator(6)))
+
+
+def test_probe_curve_batches_repetitions_without_changing_a_number(monkeypatch):
+    """probe_curve fits its repetitions in batches (REP_BATCH_BYTES); one repetition per batch
+    gives the same errors (same draws in the same order, same fits up to float64 rounding)."""
+    from mtlcheck.sim import probes
+    from mtlcheck.sim.samplers import generator, haar, make_target, sphere
+
+    g = generator(3)
+    M, W = haar(24, 2, g, torch.float32), sphere(16, 24, g, torch.float32)
+    fmap = probes.FeatureMap.network("w", W)
+    run = lambda: probes.probe_curve(fmap, M, lambda gg: make_target("halfspace", 2, gg),
+                                     [4, 16, 64, 200], 7, 300, 0.1, generator(5))
+    batched = run()
+    monkeypatch.setattr(probes, "REP_BATCH_BYTES", 1)
+    one_by_one = run()
+    for key in ("mse", "err01"):
+        assert batched[key].shape == (7, 4)
+        assert torch.allclose(batched[key], one_by_one[key], rtol=1e-12, atol=1e-14), key
