@@ -20,6 +20,7 @@ The record states which reading of "exponential" the data support.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -169,6 +170,13 @@ def _exponent_data(per_d, shift: float = 0.0) -> Groups:
                        for c in per_d[d]] for d in ds])
 
 
+@lru_cache(maxsize=None)
+def _lower_bound(target: str, eps: float, d: int) -> float:
+    """rf_width_lower_bound_lp for a level's target at d (exact, and the same every round: a
+    claim decided in rounds asks again each round; section 8.6)."""
+    return rf_width_lower_bound_lp(target_energies(target), d, eps)
+
+
 def _growth_records(levels, rf, P):
     out = []
     for lev, per_d in zip(levels, rf):
@@ -183,7 +191,7 @@ def _growth_records(levels, rf, P):
                                  for d in ds if any(c["censored"] for c in per_d[d])},
                     "exponent": finite(dec.statistic),
                     "exponent_ci": [finite(dec.confidence_bound), finite(dec.refute_bound)],
-                    "lower_bound": [finite(rf_width_lower_bound_lp(lev["energies"], d, lev["eps"]))
+                    "lower_bound": [finite(_lower_bound(lev["target"], float(lev["eps"]), d))
                                     for d in ds],
                     "width": [_width(lev, d) for d in ds]})
     return out
