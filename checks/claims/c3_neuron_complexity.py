@@ -24,12 +24,12 @@ from ..complexity import crossing_status
 from ..executor import Cell
 from ..profiles import geometric, profile
 from ..regimes import Calibration, groups_calibration, log_limits, points_calibration
-from ..sequential import cell_params, run_rounds
+from ..sequential import cell_params, run_rounds, sweep_count
 from ..sweeps import (bound_rule, bound_subcheck, fit_data, growth_controls, growth_details,
                       growth_fit, growth_oc, growth_result, growth_rule, pretraining,
                       seed_crossings, sweep_pretrain_configs, weights)
 
-__all__ = ["decide", "pretrain_configs", "run_cell"]
+__all__ = ["decide", "pretrain_configs", "run_cell", "control_cell"]
 
 ID = "C3"
 STATEMENT_REF = "C3"           # theory/claims.py
@@ -48,24 +48,36 @@ PROFILE = {
                  oc_datasets=4000, sequential=dict(first=5, step=1, cap=20)),
 }
 
-def run_cell(P: dict, d: int, s: int, base_seed: int, pre: dict, pre_fixed: dict) -> dict:
-    """One pretraining seed at dimension d (its pretrain cells, budget grown and fixed): the
-    exact population risk of the best probe on the first m learned rows, on m random features
-    and on the fixed-budget control's rows, and the derived width-bound curve."""
+def run_cell(P: dict, d: int, s: int, base_seed: int, pre: dict) -> dict:
+    """One pretraining seed at dimension d (its pretrain cell): the exact population risk of
+    the best probe on the first m learned rows, and the derived width-bound curve."""
     W, M = weights(pre)
+    return {"pretrained": width_risk_curve(W, M, P["widths"]),
+            "bound": width_bound_curve_tight(W, M, P["widths"])}
+
+
+def control_cell(P: dict, d: int, s: int, base_seed: int, pre: dict, pre_fixed: dict) -> dict:
+    """The controls at (d, s): the exact population risk on m random features (with the task's
+    M of seed s) and on the first m rows of the fixed-budget pretraining."""
+    _, M = weights(pre)
     rf = sphere(max(P["rf_widths"]), d, generator(derive_seed(base_seed, "C3-rf", d, s)),
                 torch.float64).numpy()
-    return {"pretrained": width_risk_curve(W, M, P["widths"]),
-            "bound": width_bound_curve_tight(W, M, P["widths"]),
-            "random-features": width_risk_curve(rf, M, P["rf_widths"]),
+    return {"random-features": width_risk_curve(rf, M, P["rf_widths"]),
             "fixed-budget": width_risk_curve(*weights(pre_fixed), P["widths"])}
 
 
-def _cells(ctx, P, pre, pre_fixed):
+def _cells(ctx, P, fn, label, seeds, *pres):
     shared = {k: v for k, v in cell_params(P).items() if k != "d_grid"}
-    return [Cell(ID, {"claim": ID, "d": d, "s": s, "seed": ctx.seed, "device": ctx.device,
-                        **shared}, run_cell, (shared, d, s, ctx.seed, pre[d, s], pre_fixed[d, s]))
-            for d in P["d_grid"] for s in range(P["seeds"])]
+    return [Cell(ID, {"claim": ID, "cell": label, "d": d, "s": s, "seed": ctx.seed,
+                      "device": ctx.device, **shared}, fn,
+                 (shared, d, s, ctx.seed, *(pre[d, s] for pre in pres)))
+            for d in P["d_grid"] for s in range(seeds)]
+
+
+#: the components that read each sweep (sequential.sweep_count): the learned rows' curves, and
+#: the controls' (random features, fixed-budget pretraining)
+READERS = {"seeds": ("primary", "bound"),
+           "controls": ("random features", "fixed pretraining budget")}
 
 
 def pretrain_configs(profile_name: str) -> list[dict]:
@@ -80,7 +92,7 @@ def _bound_subcheck(P, cells, fit):
           for d in P["d_grid"]}
     return bound_subcheck(P, fit, mb, "m_star", "m*(d) below the derived d-free width bound "
                           "(section 6.5) at every d (max over d of the mean log(m*/bound) and "
-                          "its upper bound)"), mb
+                          "its upper bound)", key="seeds"), mb
 
 
 def decide(ctx) -> ClaimResult:
@@ -91,12 +103,19 @@ def decide(ctx) -> ClaimResult:
     return res
 
 
-def _decide_at(ctx, P, final) -> ClaimResult:
+def _decide_at(ctx, P_round, final) -> ClaimResult:
+    # each sweep's seeds as computed: fewer than the round's once its readers are all decided
+    n = {label: sweep_count(P_round, "seeds", readers, label) for label, readers in READERS.items()}
+    P = {**P_round, "seeds": n["seeds"]}
+    nc = n["controls"]
     with Timer() as tm:
-        pre = pretraining(ctx, P)
-        pre_fixed = pretraining(ctx, P, fixed_budget=True)
-        values = iter(ctx.run(ID, _cells(ctx, P, pre, pre_fixed)))
-        cells = {d: [next(values) for _ in range(P["seeds"])] for d in P["d_grid"]}
+        pre = pretraining(ctx, P, seeds=max(n.values()))
+        pre_fixed = pretraining(ctx, P, fixed_budget=True, seeds=nc)
+        values = iter(ctx.run(ID, _cells(ctx, P, run_cell, "widths", n["seeds"], pre)))
+        cells = {d: [next(values) for _ in range(n["seeds"])] for d in P["d_grid"]}
+        values = iter(ctx.run(f"{ID} controls", _cells(ctx, P, control_cell, "controls", nc, pre,
+                                                       pre_fixed)))
+        ctrl = {d: [next(values) for _ in range(nc)] for d in P["d_grid"]}
         for d in P["d_grid"]:
             ctx.progress(f"C3 d={d}: population risk at m={P['widths'][4]}: "
                          f"{sum(c['pretrained'][4] for c in cells[d]) / len(cells[d]):.4f}")
@@ -105,9 +124,11 @@ def _decide_at(ctx, P, final) -> ClaimResult:
         fits = {}
         for name, grid in grids.items():
             per_d, cens = {}, {}
+            src = cells if name == "pretrained" else ctrl
             for d in P["d_grid"]:
-                per_d[d], cens[d] = seed_crossings(grid, [c[name] for c in cells[d]], P["eps"])
-            fits[name] = growth_fit(per_d, cens, growth_rule(P), (min(grid), max(grid)))
+                per_d[d], cens[d] = seed_crossings(grid, [c[name] for c in src[d]], P["eps"])
+            fits[name] = growth_fit(per_d, cens, growth_rule(P), (min(grid), max(grid)),
+                                    key="seeds")
         (main_fit, main), decs = fits["pretrained"], {k: v[1] for k, v in fits.items()}
         fits = {k: v[0] for k, v in fits.items()}
         sub, mb = _bound_subcheck(P, cells, main_fit)
@@ -120,12 +141,13 @@ def _decide_at(ctx, P, final) -> ClaimResult:
         "widths": P["widths"], "rf_widths": P["rf_widths"], "growth": fits,
         **growth_details(fits, "m_star"),
         "m_star_bound": {str(d): finite(v) for d, v in mb.items()},
-        "mean_risk": {name: {str(d): torch.tensor([c[name] for c in cells[d]]).mean(0).tolist()
-                             for d in P["d_grid"]} for name in grids},
+        "mean_risk": {name: {str(d): torch.tensor([c[name] for c in
+                                                   (cells if name == "pretrained" else ctrl)[d]])
+                             .mean(0).tolist() for d in P["d_grid"]} for name in grids},
         "E_out": {str(d): [pre[d, s]["E_out"] for s in range(P["seeds"])] for d in P["d_grid"]},
     }
     return growth_result(
-        ID, ctx, P, main, "m*",
+        ID, ctx, P_round, main, "m*",
         "derived here: docs/derivations.md section 6.5 (d-free width bound)",
         controls=controls, subchecks=[sub], operating_characteristic=oc, wall_s=tm.s,
         details=details)

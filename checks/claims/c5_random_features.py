@@ -31,7 +31,7 @@ from ...sim.samplers import generator, haar, sphere
 from ...theory.degree_energies import degree_floor, target_energies
 from ...theory.rf_lower_bounds import rf_width_lower_bound_lp
 from ...theory.sphere_harmonics import harmonic_dim
-from ..sequential import run_rounds
+from ..sequential import run_rounds, sweep_count
 from ..rules import (EveryPoint, Groups, MeanRule, SlopeRule, ZRule,
                      operating_characteristic)
 from ..context import derive_seed
@@ -180,7 +180,7 @@ def _lower_bound(target: str, eps: float, d: int) -> float:
 def _growth_records(levels, rf, P):
     out = []
     for lev, per_d in zip(levels, rf):
-        dec = growth_rule(P).judge(_exponent_data(per_d))
+        dec = growth_rule(P).judge(_exponent_data(per_d), key="seeds")
         ds = sorted(per_d)
         out.append({"target": lev["target"], "eps": lev["eps"], "K": lev["K"], "d": ds,
                     "m_star_rf": [finite(float(np.exp(np.mean(np.log([c["m_star"] for c in
@@ -207,7 +207,7 @@ def _lower_bound_subcheck(growth, P):
             data.append(Groups.one([math.log(v) - math.log(lb) if v and lb else math.nan
                                     for v in g["m_star_rf_per_seed"][i]]))
             worst = min(worst, g["m_star_rf"][i] / lb if lb else math.inf)
-    dec = lower_bound_rule(P).judge(data)
+    dec = lower_bound_rule(P).judge(data, key="seeds")
     return dec.component("m*_RF above the derived lower bound (section 8.6) at every level and d "
                          "(min over points of mean log(m*/bound) and its upper bound; fails only "
                          "with evidence)", "lower-bound", min_ratio=finite(worst))
@@ -232,7 +232,7 @@ def _pretrained(ctx, P, levels):
         vals = {d: [c["m_star"] if not c["censored"] else math.nan for c in per_d[d]]
                 for d in per_d}
         cens = {d: [c["censored"] for c in per_d[d]] for d in per_d}
-        fits.append(growth_fit(vals, cens, flat_rule(P)))
+        fits.append(growth_fit(vals, cens, flat_rule(P), key="seeds"))
     return fits
 
 
@@ -281,8 +281,23 @@ def decide(ctx) -> ClaimResult:
     return res
 
 
-def _decide_at(ctx, P, final) -> ClaimResult:
-    levels = _levels(P)
+def _readers(levels) -> dict:
+    """The components that read each sweep (sequential.sweep_count): the random features'
+    seeds, and the pretraining seeds whose features are compared on the same targets."""
+    low = min(lev["K"] for lev in levels)
+    return {"random features": ("primary", "consistency", "lower-bound",
+                                f"the K = {low} floor (near the boundary)",
+                                "a staircase one degree off"),
+            "pretrained features": tuple(f"flat-{lev['target']}" for lev in levels)
+            + ("pretrained features",)}
+
+
+def _decide_at(ctx, P_round, final) -> ClaimResult:
+    levels = _levels(P_round)
+    # each sweep's seeds as computed: fewer than the round's once its readers are all decided
+    n = {label: sweep_count(P_round, "seeds", readers, label)
+         for label, readers in _readers(levels).items()}
+    P = {**P_round, "seeds": n["random features"]}
     with Timer() as tm:
         cells, index = _rf_cells(ctx, P, levels)
         rf = _by_level(levels, index, ctx.run("C5 random features", cells))
@@ -291,10 +306,10 @@ def _decide_at(ctx, P, final) -> ClaimResult:
         low_i = min(range(len(levels)), key=lambda i: levels[i]["K"])
         K = levels[top_i]["K"]
         top_data = _exponent_data(rf[top_i])
-        main = growth_rule(P).judge(top_data)
-        pre = _pretrained(ctx, P, levels)
+        main = growth_rule(P).judge(top_data, key="seeds")
+        pre = _pretrained(ctx, {**P, "seeds": n["pretrained features"]}, levels)
         cons = consistency_rule(P).judge([_exponent_data(per_d, lev["K"])
-                                           for lev, per_d in zip(levels, rf)])
+                                           for lev, per_d in zip(levels, rf)], key="seeds")
         subs = [cons.component(f"every level's exponent interval meets its degree floor K(eps) "
                                f"within {P['exponent_tol']} (fails only with evidence; finite-d "
                                "allowance)", "consistency"),
@@ -307,11 +322,12 @@ def _decide_at(ctx, P, final) -> ClaimResult:
         pre_top, pre_dec = pre[top_i]
         tol = K - P["exponent_min"]
         eff = lambda e: {"effect": finite(e), "effect_over_tolerance": finite(e / tol)}
-        low = growth_rule(P).judge(_exponent_data(rf[low_i]))
-        off = SlopeRule("within", float(K - 1), ALPHA, tol=P["exponent_tol"]).judge(top_data)
+        low = growth_rule(P).judge(_exponent_data(rf[low_i]), key="seeds")
+        off = SlopeRule("within", float(K - 1), ALPHA, tol=P["exponent_tol"]).judge(
+            top_data, key="seeds")
         controls = [
             growth_rule(P).judge(growth_data(
-                {int(d): v for d, v in pre_top["per_seed"].items()})).control(
+                {int(d): v for d, v in pre_top["per_seed"].items()}), key="seeds").control(
                 "pretrained features", f"the growth rule (lower bound of the exponent >= "
                 f"{P['exponent_min']}) on the pretrained features' m* for the same target",
                 **eff(K - pre_dec.statistic)),
@@ -342,7 +358,7 @@ def _decide_at(ctx, P, final) -> ClaimResult:
                                       "m_star": f["geometric_mean"], "per_seed": f["per_seed"]}
                                      for lev, (f, _) in zip(levels, pre)]}
     return ClaimResult(
-        id=ID, parameters={k: v for k, v in P.items()},
+        id=ID, parameters=dict(P_round),
         statistic_name=f"exponent of m*_RF in d on the K = {levels[top_i]['K']} floor "
                        f"({levels[top_i]['target']}, eps = {levels[top_i]['eps']})",
         primary=main, plain=plain,
