@@ -66,12 +66,30 @@ class FeatureMap:
     name: str
     fn: Callable[[torch.Tensor], torch.Tensor]
     width: int
+    #: the rows (and biases) of a network map: its features depend on x through rows @ x only
+    rows: torch.Tensor | None = None
+    biases: torch.Tensor | None = None
 
     @staticmethod
     def network(name: str, W: torch.Tensor, normalise: bool = True,
                 biases: torch.Tensor | None = None) -> "FeatureMap":
         Wn = W / W.norm(dim=1, keepdim=True).clamp_min(1e-30) if normalise else W
-        return FeatureMap(name, lambda X: features(Wn, X, biases), W.shape[0])
+        return FeatureMap(name, lambda X: features(Wn, X, biases), W.shape[0], Wn, biases)
+
+    def projected(self, M: torch.Tensor):
+        """Exact projected sampling for a probe (docs/derivations.md section 13.4): a network
+        map's features depend on x only through rows @ x and the labels through M^T x, so with
+        Q (d x k) an orthonormal basis of the span of the rows and of M's columns, x ~ N(0, I_d)
+        and Q u, u ~ N(0, I_k), give the same joint law of (features, labels). Returns (the map
+        on u, Q^T M) when k = width + r < d, else None (raw x, or nothing to save)."""
+        if self.rows is None or self.width + M.shape[1] >= M.shape[0]:
+            return None
+        dtype = self.rows.dtype
+        Q = torch.linalg.qr(torch.cat([self.rows.t(), M.to(dtype)], dim=1).double())[0]
+        Q = Q.to(dtype)
+        Wq, b = self.rows @ Q, self.biases
+        return (FeatureMap(self.name, lambda U: features(Wq, U, b), self.width, Wq, b),
+                (Q.t() @ M.to(dtype)).to(M.dtype))
 
     @staticmethod
     def raw(d: int) -> "FeatureMap":
@@ -173,18 +191,23 @@ def empty_curves(reps: int, points: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def probe_curve(fmap: FeatureMap, M: torch.Tensor, target_sampler: Callable[[torch.Generator], Target],
                 n_grid: list[int], reps: int, n_test: int, lam: float, gen: torch.Generator,
-                probe: str = "ridge") -> dict:
+                probe: str = "ridge", projected: bool = True) -> dict:
     """Test errors of the probe for every n in ``n_grid`` and every repetition.
 
     Each repetition draws a fresh target, max(n_grid) training and n_test test samples; the fit
-    with n samples uses the first n. Returns {"mse": reps x len(n_grid), "err01": ...} (CPU
-    float64 tensors).
+    with n samples uses the first n. With ``projected`` (default) a network map whose width + r
+    is below d draws the inputs' k = width + r coordinates that its features and the labels
+    read (FeatureMap.projected: the same law, other numbers than projected=False). Returns
+    {"mse": reps x len(n_grid), "err01": ...} (CPU float64 tensors).
     """
     validate("probe_curve", reps=reps, n_test=n_test, ridge=lam, probe=probe)
     for n in n_grid:
         validate("probe_curve", n=n)
     nmax = max(n_grid)
     mse, err = empty_curves(reps, len(n_grid))
+    proj = fmap.projected(M) if projected else None
+    if proj is not None:                  # draws in k < d coordinates, exact in law
+        fmap, M = proj
     draws = labelled_draws(M, target_sampler, reps, nmax + n_test, gen)
     if probe != "ridge":
         for rep, (target, X, y) in enumerate(draws):

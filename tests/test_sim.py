@@ -338,3 +338,32 @@ def test_probe_curve_batches_repetitions_without_changing_a_number(monkeypatch):
     for key in ("mse", "err01"):
         assert batched[key].shape == (7, 4)
         assert torch.allclose(batched[key], one_by_one[key], rtol=1e-12, atol=1e-14), key
+
+
+def test_projected_probe_draws_have_the_law_of_full_draws():
+    """FeatureMap.projected (docs/derivations.md section 13.4): the Gaussian vector
+    (W_n x, M^T x) keeps its covariance exactly (three Gram identities), and the projected and
+    unprojected probe curves agree in mean test error within 4 standard errors."""
+    from mtlcheck.sim import probes
+    from mtlcheck.sim.samplers import generator, haar, make_target, sphere
+
+    g = generator(11)
+    d = 40
+    M, W = haar(d, 2, g, torch.float64), sphere(8, d, g, torch.float64) * 3.0
+    fmap = probes.FeatureMap.network("w", W)
+    fq, Mq = fmap.projected(M)
+    assert fq.rows.shape == (8, 10) and Mq.shape == (10, 2)
+    Wn = fmap.rows
+    for a, b in ((fq.rows @ fq.rows.t(), Wn @ Wn.t()), (Mq.t() @ Mq, M.t() @ M),
+                 (fq.rows @ Mq, Wn @ M)):
+        assert torch.allclose(a, b, atol=1e-12)
+    assert probes.FeatureMap.raw(d).projected(M) is None              # raw x: all of x
+    assert probes.FeatureMap.network("wide", sphere(39, d, g)).projected(M) is None  # k >= d
+    target = lambda gg: make_target("halfspace", 2, gg, torch.float64)
+    curve = lambda proj, seed: probes.probe_curve(fmap, M, target, [8, 32], 300, 200, 0.1,
+                                                  generator(seed), projected=proj)["mse"]
+    a, b = curve(True, 1), curve(False, 2)
+    diff = a.mean(0) - b.mean(0)
+    se = (a.var(0) / a.shape[0] + b.var(0) / b.shape[0]).sqrt()
+    assert (diff.abs() <= 4 * se).all(), (diff, se)
+    assert not torch.equal(curve(True, 1), curve(False, 1))          # other draws, same law
