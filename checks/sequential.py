@@ -28,6 +28,7 @@ import math
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import betainc, betaln, stdtr
@@ -125,6 +126,18 @@ def first_decision(log_pass, log_refute, alpha_pass: float, alpha_refute: float)
 
 
 def cs_bound(x, alpha: float, side: str, c: float = MIXTURE_C) -> float:
+    """:func:`_cs_bound` (below), remembered: a claim decided in rounds asks again, every round,
+    for the bounds at its earlier looks, on the same replicates."""
+    x = np.ascontiguousarray(x, dtype=float)
+    return _cs_bound_memo(x.tobytes(), float(alpha), side, float(c))
+
+
+@lru_cache(maxsize=1 << 14)
+def _cs_bound_memo(xb: bytes, alpha: float, side: str, c: float) -> float:
+    return _cs_bound(np.frombuffer(xb, dtype=float), alpha, side, c)
+
+
+def _cs_bound(x, alpha: float, side: str, c: float = MIXTURE_C) -> float:
     """The anytime-valid one-sided confidence bound of the mean at this look: 'upper' is the
     smallest b with e_below(b) >= 1 / alpha (every b above it is excluded), 'lower' the largest
     b with e_above(b) >= 1 / alpha; +-inf when no b is excluded (too few replicates), NaN with
