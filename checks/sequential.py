@@ -497,11 +497,6 @@ def round_state(state: RoundState):
         _ROUND.reset(tok)
 
 
-def current_round() -> RoundState | None:
-    """The RoundState inside run_rounds' call of a claim's decide_at, else None."""
-    return _ROUND.get()
-
-
 def sweep_count(P: dict, key: str, readers, label: str | None = None) -> int:
     """How many replicates a sweep counted by P[key] computes this round: P[key], unless every
     component that reads it (``readers``: ids as in RoundState.settled) was decided in an

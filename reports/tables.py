@@ -261,6 +261,9 @@ def audit_steps_table(audit: dict) -> str | None:
     sections 6, 7, 9): one row per inequality of the proof, evaluated on the simulation, then the
     route floors of the row (derivations 6.7); None for an audit without steps."""
     rows = []
+    floors = {}
+    for f in audit.get("route_floors") or []:
+        floors.setdefault(f["row"], []).append(f)
     for r in audit.get("rows", []):
         for i, st in enumerate(r.get("steps") or []):
             rows.append([r["constant"] if i == 0 else "", st["name"],
@@ -270,6 +273,12 @@ def audit_steps_table(audit: dict) -> str | None:
             sl = num(c["slack"], 3) if c.get("slack") is not None else "n/a"
             rows.append(["", f"route floor, {c['route']} ({c['what']}): {ceiling_text(c)}",
                          (">= " if c.get("censored") == "right" else "") + sl])
+        # a route's floor for the whole bound (derivations 9.7: a floor, not a bound)
+        for f in floors.get(r["constant"], []):
+            sl = num(f["slack"], 3) if f.get("slack") is not None else "n/a"
+            rows.append([r["constant"] if not r.get("steps") else "",
+                         f"route floor, {f['route']}: {num(f['value'], 3)} ({f.get('what', '')})",
+                         sl])
     if not rows:
         return None
     return booktabs(rows, ["bound", "step of the proof", "slack"], "p{4.6cm} p{9.4cm} r",

@@ -192,3 +192,19 @@ def test_long_tables_break_across_pages(quick_results, tmp_path):
         c = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name],
                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
         assert c.returncode == 0, (name, c.stdout[-2000:])
+
+
+def test_audit_steps_table_prints_the_route_floors():
+    """A row's route floor (audit JSON 'route_floors', derivations 9.7) gets a line of the
+    per-step table, under its row, with its value and slack."""
+    audit = {"rows": [{"constant": "E_out bound (b), markov configuration",
+                       "steps": [{"name": "Cantelli on S_out", "slack": 3.1}]},
+                      {"constant": "no steps", "steps": []}],
+             "route_floors": [{"row": "E_out bound (b), markov configuration",
+                               "route": "bernstein_variance_term", "value": 0.0123,
+                               "simulated": 0.002, "slack": 6.15, "what": "a floor"}]}
+    tex = TB.audit_steps_table(audit)
+    line = next(l for l in tex.splitlines() if "bernstein" in l)
+    assert "0.0123" in line and "6.15" in line
+    assert tex.index("Cantelli on S") < tex.index("bernstein")
+    assert TB.audit_steps_table({"rows": [{"constant": "x", "steps": []}]}) is None
