@@ -63,7 +63,7 @@ def test_c2_bound_subcheck_fails_for_a_probe_that_wastes_samples(pre):
 def test_c3_bound_subcheck_fails_for_a_probe_that_wastes_neurons(pre):
     widths = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]
     P = dict(d_grid=list(D_GRID), seeds=SEEDS, widths=widths, rf_widths=[4, 8], eps=0.5)
-    cells = {d: [C3.run_cell(P, d, s, 7, pre[d, s], pre[d, s]) for s in range(SEEDS)]
+    cells = {d: [C3.run_cell(P, d, s, 7, pre[d, s]) for s in range(SEEDS)]
              for d in D_GRID}
     curves = {d: [c["pretrained"] for c in cells[d]] for d in D_GRID}
     real = _fit(widths, curves, P["eps"])
