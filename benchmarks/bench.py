@@ -202,6 +202,9 @@ def main_bench(args) -> int:
     out = {"device": describe(device), "torch": torch.__version__,
            "threads": torch.get_num_threads(), "gemm_peak_gflops": peak.median,
            "gemm_peak_size": peak.size, "repeats": v["repeats"], "scale": scale, "regimes": rows}
+    if getattr(args, "probes", False):
+        from .probe_bench import run_probe_bench
+        out["probe_curves"] = run_probe_bench(device, v["repeats"], v["seed"], progress)
     if getattr(args, "memory", False):
         progress("measuring peak memory of the d=2048, T=2048, n=1024, m=512 run ...")
         out["memory"] = measure_memory(device.type)
@@ -223,6 +226,13 @@ def main_bench(args) -> int:
                        headers=["regime", "d", "T", "n", "m", "engine s", "naive s", "ratio",
                                 "GFLOP/s", "of peak", "GEMMs alone of peak",
                                 "engine vs its GEMMs", "sampling s", "max rel diff"]))
+        if "probe_curves" in out:
+            print("probe curves (C2's near control, quick: m=64, 24 repetitions, n to 4096, "
+                  "1000 test rows; medians; ratio: per-repetition time over this one)")
+            print(tabulate([[r["d"], k, f"{1e3 * t:.0f}",
+                             f"{r['ratio_to_per_repetition'][k]:.2f}x"]
+                            for r in out["probe_curves"] for k, t in r["median_s"].items()],
+                           headers=["d", "variant", "ms", "ratio"]))
         if "memory" in out:
             mm = out["memory"]
             print(f"peak memory (d={mm['d']}, T={mm['T']}, n1=n2={mm['n1']}, m={mm['m']}): "

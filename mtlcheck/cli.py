@@ -208,6 +208,9 @@ def _add_bench(sub):
                    help="multiply the task counts by this, in (0, 1] (smoke runs use < 1)")
     p.add_argument("--memory", action="store_true",
                    help="also measure peak memory of a d=2048, T=2048, n1=n2=1024, m=512 run")
+    p.add_argument("--probes", action="store_true",
+                   help="also time the probe curves of C2's near control three ways (one "
+                        "repetition at a time, batched, batched with projected draws)")
     _common(p, json_flag=True, threads=True)
 
 

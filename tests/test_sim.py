@@ -367,3 +367,18 @@ def test_projected_probe_draws_have_the_law_of_full_draws():
     se = (a.var(0) / a.shape[0] + b.var(0) / b.shape[0]).sqrt()
     assert (diff.abs() <= 4 * se).all(), (diff, se)
     assert not torch.equal(curve(True, 1), curve(False, 1))          # other draws, same law
+
+
+def test_probe_bench_times_the_three_ways_on_the_same_work():
+    """`mtlcheck bench --probes` (benchmarks/probe_bench.py): per d, the three variants timed,
+    the batched curve equal to the per-repetition one, projection used only where m + r < d."""
+    from mtlcheck.benchmarks.probe_bench import PROBE_DIMS, run_probe_bench
+
+    rows = run_probe_bench(torch.device("cpu"), 1, 0, lambda msg: None)
+    assert [r["d"] for r in rows] == list(PROBE_DIMS)
+    for r in rows:
+        assert set(r["median_s"]) == {"per repetition, full draws", "batched, full draws",
+                                      "batched, projected draws"}
+        assert all(t > 0 for t in r["median_s"].values())
+        assert r["batched_max_abs_diff"] <= 1e-12
+        assert r["projected_applies"] == (r["m"] + 2 < r["d"])
