@@ -524,13 +524,21 @@ def looks_for(design: Design, n: int, data, key: str | None) -> list[int]:
     return component_looks(design, n, replicates(data))
 
 
+def _components(res) -> list[tuple[str, str, dict | None, str, bool]]:
+    """(id, name, sequential record or None, error direction, is a control) of every component
+    of a ClaimResult; id: 'primary', a subcheck's key, a control's name (RoundState.settled)."""
+    return ([("primary", "primary", res.primary.extra.get("sequential"), res.primary.error,
+              False)]
+            + [(s.get("key", s["name"]), s["name"], s.get("sequential"), s["error"], False)
+               for s in res.subchecks]
+            + [(c["name"], c["name"], c.get("sequential"), c["error"], True)
+               for c in res.controls])
+
+
 def _sequential_records(res):
     """(name, sequential record, error, is a control) of every component of a ClaimResult
     decided in rounds."""
-    recs = [("primary", res.primary.extra.get("sequential"), res.primary.error, False)]
-    recs += [(s["name"], s.get("sequential"), s["error"], False) for s in res.subchecks]
-    recs += [(c["name"], c.get("sequential"), c["error"], True) for c in res.controls]
-    return [r for r in recs if r[1]]
+    return [(name, q, error, control) for _, name, q, error, control in _components(res) if q]
 
 
 def _component_states(res) -> list[tuple[str, str]]:
@@ -557,15 +565,6 @@ def claim_state(res) -> tuple[str, list[str]]:
     return ("fail" if "fail" in kinds else "open" if open_ else "pass"), open_
 
 
-def _component_ids(res) -> list[tuple[str, dict | None, str, bool]]:
-    """(id, sequential record or None, error direction, is a control) of every component of a
-    ClaimResult: 'primary', the subchecks by key, the controls by name."""
-    return ([("primary", res.primary.extra.get("sequential"), res.primary.error, False)]
-            + [(s.get("key", s["name"]), s.get("sequential"), s["error"], False)
-               for s in res.subchecks]
-            + [(c["name"], c.get("sequential"), c["error"], True) for c in res.controls])
-
-
 def settled_of(res) -> dict:
     """{id: replicates} of the components of a ClaimResult whose verdict no longer waits for
     data: those decided (first crossing reached: more replicates cannot move it), and the
@@ -573,7 +572,7 @@ def settled_of(res) -> dict:
     claim_state already counts them as done). The latter stop being monitored once every other
     component reading their sweep is decided: a stopping time like the claim's own, under which
     Ville's inequality keeps their false-alarm bound (docs/design.md section 4)."""
-    return {i: int(q["replicates_used"]) for i, q, error, control in _component_ids(res)
+    return {i: int(q["replicates_used"]) for i, _, q, error, control in _components(res)
             if q and (q["decided"] or (error == "false alarm" and not control))}
 
 
@@ -628,7 +627,7 @@ def run_rounds(ctx, cid: str, P: dict, decide_at, keys=("seeds",)):
 def _check_readers(cid: str, res, st: RoundState):
     """Every reader a sweep names is a component of the claim (a misspelt id would never
     settle; this says so instead of silently computing the sweep to the cap)."""
-    ids = {c[0] for c in _component_ids(res)}
+    ids = {c[0] for c in _components(res)}
     bad = sorted({r for s in st.sweeps.values() for r in s["readers"]} - ids)
     if bad:
         raise RuntimeError(f"{cid}: sweep readers {bad} are not components of the claim "

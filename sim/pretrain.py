@@ -32,7 +32,7 @@ from .samplers import FamilySampler, GaussianBuffer, TaskSet, gaussian, generato
 
 __all__ = ["PretrainConfig", "PretrainResult", "pretrain", "activation", "activation_grad",
            "default_chunk", "default_block", "run_round", "one_step_from_data", "Projection",
-           "projection_applies"]
+           "projection_applies", "span_basis"]
 
 #: most bytes of working memory per chunk (inputs, pre-activations, coefficients) per device
 CHUNK_BYTES = {"cpu": 192 * 2 ** 20, "cuda": 2 * 2 ** 30}
@@ -189,6 +189,12 @@ def default_block(algo: Algorithm, chunk: int, device: torch.device, dtype: torc
     return max(1, min(algo.m, max(128, BLOCK_BYTES[kind] // (rows * elem))))
 
 
+def span_basis(W: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
+    """Q (d x k, k = rows of W + columns of M) with orthonormal columns whose span holds the
+    rows of W and the columns of M: the reduced QR factor of [W^T, M] (section 13)."""
+    return torch.linalg.qr(torch.cat([W.t(), M], dim=1))[0]
+
+
 @dataclass
 class Projection:
     """Exact projected sampling of a round's inputs (docs/derivations.md section 13): Q (d x k)
@@ -202,7 +208,7 @@ class Projection:
 
     @staticmethod
     def for_round(W: torch.Tensor, M: torch.Tensor, gen: torch.Generator) -> "Projection":
-        return Projection(torch.linalg.qr(torch.cat([W.t(), M], dim=1))[0], gen)
+        return Projection(span_basis(W, M), gen)
 
     def complete(self, Gk: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
         """G = Gk Q^T + L E (I - Q Q^T), the round's gradient accumulator in R^{m x d}."""

@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 
 from ..theory.params import validate
-from .pretrain import activation
+from .pretrain import activation, span_basis
 from .samplers import Target, gaussian
 
 __all__ = ["features", "ridge_fit", "logistic_fit", "FeatureMap", "fit_and_score",
@@ -85,8 +85,7 @@ class FeatureMap:
         if self.rows is None or self.width + M.shape[1] >= M.shape[0]:
             return None
         dtype = self.rows.dtype
-        Q = torch.linalg.qr(torch.cat([self.rows.t(), M.to(dtype)], dim=1).double())[0]
-        Q = Q.to(dtype)
+        Q = span_basis(self.rows.double(), M.to(dtype).double()).to(dtype)   # QR in float64
         Wq, b = self.rows @ Q, self.biases
         return (FeatureMap(self.name, lambda U: features(Wq, U, b), self.width, Wq, b),
                 (Q.t() @ M.to(dtype)).to(M.dtype))
@@ -209,16 +208,10 @@ def probe_curve(fmap: FeatureMap, M: torch.Tensor, target_sampler: Callable[[tor
     if proj is not None:                  # draws in k < d coordinates, exact in law
         fmap, M = proj
     draws = labelled_draws(M, target_sampler, reps, nmax + n_test, gen)
-    if probe != "ridge":
-        for rep, (target, X, y) in enumerate(draws):
-            F = fmap.fn(X)
-            mse[rep], err[rep] = fit_and_score_prefixes(F[:nmax], y[:nmax], n_grid, F[nmax:],
-                                                        y[nmax:], lam, target.classification,
-                                                        probe)
-        return {"mse": mse, "err01": err}
-    # ridge: the repetitions' features in batches (same draws, in the same order), each batch
-    # fitted and scored at once (fewer, larger products than one repetition at a time)
-    per = max(1, REP_BATCH_BYTES // ((nmax + n_test) * fmap.width * 8))
+    # the repetitions' features in batches (same draws, in the same order); a ridge batch is
+    # fitted and scored at once (fewer, larger products), other probes one repetition at a time
+    per = (max(1, REP_BATCH_BYTES // ((nmax + n_test) * fmap.width * 8)) if probe == "ridge"
+           else 1)
     rep = 0
     while rep < reps:
         batch = []
@@ -228,16 +221,16 @@ def probe_curve(fmap: FeatureMap, M: torch.Tensor, target_sampler: Callable[[tor
         kinds = {t.classification for t, _, _ in batch}
         F = torch.stack([f for _, f, _ in batch])
         y = torch.stack([yy for _, _, yy in batch])
-        if len(kinds) == 1:
+        if probe == "ridge" and len(kinds) == 1:
             sl = slice(rep, rep + len(batch))
             mse[sl], err[sl] = fit_and_score_prefixes(F[:, :nmax], y[:, :nmax], n_grid,
                                                       F[:, nmax:], y[:, nmax:], lam,
                                                       kinds.pop())
-        else:                                  # mixed target kinds: one repetition at a time
+        else:                         # another probe, or mixed target kinds: one at a time
             for i, (t, _, _) in enumerate(batch):
                 mse[rep + i], err[rep + i] = fit_and_score_prefixes(
                     F[i, :nmax], y[i, :nmax], n_grid, F[i, nmax:], y[i, nmax:], lam,
-                    t.classification)
+                    t.classification, probe)
         rep += len(batch)
     return {"mse": mse, "err01": err}
 

@@ -78,10 +78,16 @@ STATEMENT = (
     "exp(Omega(d^(1/5) log d))). A rate exp(Omega(d)) at fixed eps is NOT what these data show.")
 
 
+@lru_cache(maxsize=None)
+def _energies(target: str):
+    """target_energies, once per target (each round asks for every level's again)."""
+    return target_energies(target)
+
+
 def _levels(P):
     out = []
     for lev in P["levels"]:
-        E = target_energies(lev["target"])
+        E = _energies(lev["target"])
         out.append({**lev, "K": degree_floor(E, lev["eps"]), "energies": E})
     return out
 
@@ -174,7 +180,7 @@ def _exponent_data(per_d, shift: float = 0.0) -> Groups:
 def _lower_bound(target: str, eps: float, d: int) -> float:
     """rf_width_lower_bound_lp for a level's target at d (exact, and the same every round: a
     claim decided in rounds asks again each round; section 8.6)."""
-    return rf_width_lower_bound_lp(target_energies(target), d, eps)
+    return rf_width_lower_bound_lp(_energies(target), d, eps)
 
 
 def _growth_records(levels, rf, P):
