@@ -78,3 +78,56 @@ def test_probe_sample_and_width_bounds(probe_W):
     for form in ("exact", "diag", "E_out"):
         bnd = PB.width_bound_curve_tight(W, M, widths, form=form)
         assert all(b >= e - 1e-7 for b, e in zip(bnd, exact))
+
+
+def test_width_risk_curve_stops_at_its_first_crossing():
+    """stop_below computes the curve up to its first width with risk <= the level (leading
+    blocks of growing size): equal to the full curve there, None past it, the same crossing."""
+    from mtlcheck.checks.complexity import crossing_status
+    from mtlcheck.checks.profiles import geometric
+    rng = np.random.default_rng(5)
+    grid = geometric(4, 1024)
+    for d, level in ((8, 0.5), (64, 0.5), (128, 0.6), (128, 0.0)):
+        W = rng.standard_normal((1024, d))
+        M = np.linalg.qr(rng.standard_normal((d, 2)))[0]
+        full = B.width_risk_curve(W, M, grid)
+        part = B.width_risk_curve(W, M, grid, stop_below=level)
+        k = sum(v is not None for v in part)
+        assert all(v is None for v in part[k:])
+        assert np.allclose(part[:k], full[:k], rtol=0, atol=1e-12)
+        if level > 0:                       # crosses: stops at the first crossing
+            assert part[k - 1] <= level and all(v > level for v in full[:k - 1]) and k < len(grid)
+        else:                               # never crosses: the whole curve
+            assert k == len(grid)
+        assert crossing_status(grid, part, level) == pytest.approx(crossing_status(grid, full, level))
+    with pytest.raises(ValueError, match="increasing"):
+        B.width_risk_curve(W, M, [8, 4], stop_below=0.5)
+    # a sparse grid (the next width more than twice the last tried) still ends
+    assert B.width_risk_curve(W, M, [1, 2, 600, 1000], stop_below=0.0)[-1] is not None
+
+
+def test_remembered_grams_are_the_computed_ones_and_private():
+    """arccos_kernel and the Gram eigenvalues are remembered by W's content: the same numbers as
+    a fresh computation, a changed W gets its own, and a caller's edit does not leak."""
+    from mtlcheck.theory import population as P
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((16, 5))
+    fresh = P._arccos_kernel(P.check_matrix("W1", W, "t", "(m, d)"), None, 1)
+    G = P.arccos_kernel(W)
+    assert np.array_equal(G, fresh)
+    G[0, 0] = -1.0
+    assert np.array_equal(P.arccos_kernel(W), fresh)
+    W2 = W.copy()
+    W2[3, 1] += 1e-3
+    assert not np.array_equal(P.arccos_kernel(W2), fresh)
+    assert np.array_equal(P.arccos_kernel(W, degree=0),
+                          P._arccos_kernel(W, None, 0))
+    ev = PB._gram_eigs(W)
+    ev[:] = 0
+    assert np.array_equal(PB._gram_eigs(W), np.clip(np.linalg.eigvalsh(fresh_unit(W)), 0, None))
+
+
+def fresh_unit(W):
+    from mtlcheck.theory import population as P
+    Wn = B.normalise_rows(W)
+    return P._arccos_kernel(Wn, None, 1)

@@ -121,14 +121,40 @@ def probe_population_risk(W, M, lam: float) -> float:
     return float(1.0 - np.trace(A))
 
 
-def width_risk_curve(W, M, widths, jitter: float = 1e-9):
+def width_risk_curve(W, M, widths, jitter: float = 1e-9, stop_below: float | None = None):
     """Population risk of the best linear probe on the first m rows of W, for m in ``widths``
     (halfspace downstream family, n -> infinity): the neuron complexity of section 6.3.
 
     1 - tr((G_m + jitter I)^-1 B_m B_m^T) with B = W M / sqrt(2 pi r), for every m from ONE
     Cholesky factor L of the largest Gram: the factor of a leading block is the leading block of
     L, and forward substitution Y = L^-1 B is prefix-consistent, so the trace for width m is
-    the sum of the squares of the first m rows of Y."""
+    the sum of the squares of the first m rows of Y.
+
+    With ``stop_below`` (increasing ``widths``) the curve is computed only up to its first width
+    with risk <= stop_below, which is all that a crossing at that level reads
+    (checks/complexity.py): the first k rows are tried for k = 64, 128, ... (a leading block
+    again), and the widths past the first crossing are None (not computed). The risk never
+    rises with m (the captured part is a cumulative sum of squares), so nothing past it can
+    cross earlier. A 2048-wide random-feature curve whose crossing is at 550 rows costs a
+    724 x 724 factor instead of 2048 x 2048."""
+    if stop_below is None:
+        return _width_risk_values(W, M, widths, jitter)
+    widths = list(widths)
+    if any(b <= a for a, b in zip(widths, widths[1:])):
+        raise ValueError("width_risk_curve with stop_below needs increasing widths")
+    k = 64
+    while True:
+        upto = [w for w in widths if w <= k] or widths[:1]
+        vals = _width_risk_values(W, M, upto, jitter)
+        hit = next((i for i, v in enumerate(vals) if v <= stop_below), None)
+        if hit is not None:
+            return vals[:hit + 1] + [None] * (len(widths) - hit - 1)
+        if len(upto) == len(widths):
+            return vals
+        k = max(2 * max(upto), widths[len(upto)])
+
+
+def _width_risk_values(W, M, widths, jitter):
     k = max(widths)
     Wn = normalise_rows(np.asarray(W, dtype=float)[:k])
     G = arccos_kernel(Wn) + jitter * np.eye(k)

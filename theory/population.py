@@ -6,6 +6,8 @@ forms in mpmath at the working precision, for the comparison with quadrature.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 
 import mpmath as mp
@@ -190,9 +192,48 @@ def halfspace_kernel(z, zp, noise: float = 0.0) -> np.ndarray:
     return f ** 2 * _np_fns()["K"](ang)
 
 
+class ContentMemo:
+    """Results of a function of one small float array, remembered by the array's content
+    (shape, dtype and bytes: an equal array gives the remembered result, a changed one is a new
+    key) for the ``size`` most recent arrays; each call returns a fresh copy, so a caller may
+    change it. For the Grams of one W that the bound subchecks ask for at every n of a grid and
+    again in every round (C2's risk bound computed the same 64 x 64 Gram ~2000 times a run)."""
+
+    def __init__(self, size: int = 512, max_elements: int = 1 << 16):
+        self._items: OrderedDict = OrderedDict()
+        self._size, self._max = size, max_elements
+        self._lock = threading.Lock()
+
+    def __call__(self, fn, W: np.ndarray, *key) -> np.ndarray:
+        if W.size > self._max:
+            return fn()
+        k = (W.shape, W.dtype.str, W.tobytes(), *key)
+        with self._lock:
+            hit = self._items.get(k)
+            if hit is not None:
+                self._items.move_to_end(k)
+                return hit.copy()
+        out = fn()
+        with self._lock:
+            self._items[k] = out.copy()
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return out
+
+
+_GRAMS = ContentMemo()
+
+
 def arccos_kernel(W1, W2=None, degree: int = 1) -> np.ndarray:
-    """Gram of E[s(w_i.x) s(w'_j.x)] for s = relu (degree 1) or 1{. > 0} (degree 0), rows of W."""
+    """Gram of E[s(w_i.x) s(w'_j.x)] for s = relu (degree 1) or 1{. > 0} (degree 0), rows of W.
+    A Gram of W with itself (``W2`` omitted) is remembered by W's content (:class:`ContentMemo`)."""
     W1 = check_matrix("W1", W1, "arccos_kernel", "(m, d)")
+    if W2 is None:
+        return _GRAMS(lambda: _arccos_kernel(W1, None, degree), W1, degree)
+    return _arccos_kernel(W1, W2, degree)
+
+
+def _arccos_kernel(W1, W2, degree):
     W2 = W1 if W2 is None else check_matrix("W2", W2, "arccos_kernel", f"(k, {W1.shape[1]})",
                                             cols=W1.shape[1])
     if degree not in (0, 1):

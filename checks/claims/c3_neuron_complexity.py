@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from ...sim.samplers import generator, sphere
@@ -58,11 +59,12 @@ def run_cell(P: dict, d: int, s: int, base_seed: int, pre: dict) -> dict:
 
 def control_cell(P: dict, d: int, s: int, base_seed: int, pre: dict, pre_fixed: dict) -> dict:
     """The controls at (d, s): the exact population risk on m random features (with the task's
-    M of seed s) and on the first m rows of the fixed-budget pretraining."""
+    M of seed s; computed up to its first width with risk <= eps, all that m* reads: None past
+    it) and on the first m rows of the fixed-budget pretraining."""
     _, M = weights(pre)
     rf = sphere(max(P["rf_widths"]), d, generator(derive_seed(base_seed, "C3-rf", d, s)),
                 torch.float64).numpy()
-    return {"random-features": width_risk_curve(rf, M, P["rf_widths"]),
+    return {"random-features": width_risk_curve(rf, M, P["rf_widths"], stop_below=P["eps"]),
             "fixed-budget": width_risk_curve(*weights(pre_fixed), P["widths"])}
 
 
@@ -141,9 +143,12 @@ def _decide_at(ctx, P_round, final) -> ClaimResult:
         "widths": P["widths"], "rf_widths": P["rf_widths"], "growth": fits,
         **growth_details(fits, "m_star"),
         "m_star_bound": {str(d): finite(v) for d, v in mb.items()},
-        "mean_risk": {name: {str(d): torch.tensor([c[name] for c in
-                                                   (cells if name == "pretrained" else ctrl)[d]])
-                             .mean(0).tolist() for d in P["d_grid"]} for name in grids},
+        # mean over seeds; None at a width some seed's curve did not reach (random features:
+        # computed up to the first crossing of eps)
+        "mean_risk": {name: {str(d): [finite(v) for v in np.array(
+            [[math.nan if v is None else v for v in c[name]]
+             for c in (cells if name == "pretrained" else ctrl)[d]]).mean(0)]
+            for d in P["d_grid"]} for name in grids},
         "E_out": {str(d): [pre[d, s]["E_out"] for s in range(P["seeds"])] for d in P["d_grid"]},
     }
     return growth_result(
