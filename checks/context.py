@@ -75,7 +75,8 @@ class Context:
                 values[i] = v
         self.reused += memo_hits
         self.cache.misses += len(todo)
-        work = {i: work_of(cells[i].key) for i in todo}
+        work = {i: cells[i].work if cells[i].work is not None else work_of(cells[i].key)
+                for i in todo}
         sweep = self.progress.sweep(label, len(todo), len(cells) - len(todo),
                                     sum(work.values()))
         try:

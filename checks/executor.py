@@ -24,12 +24,15 @@ __all__ = ["Cell", "free_cores", "set_threads", "LocalExecutor", "RayExecutor", 
 
 @dataclass(frozen=True)
 class Cell:
-    """One unit of a sweep: ``fn(*args)`` cached under ``key`` in folder ``group``."""
+    """One unit of a sweep: ``fn(*args)`` cached under ``key`` in folder ``group``. ``work``:
+    its expected cost for the progress ETA, up to a constant shared by the sweep, where the
+    pretraining formula of ``progress.work_of`` (read off the key) does not fit the cell."""
 
     group: str
     key: dict = field(hash=False)
     fn: Callable = field(hash=False)
     args: tuple = ()
+    work: float | None = field(default=None, hash=False, compare=False)
 
 
 def _cpu_times() -> dict[int, tuple[int, int]]:

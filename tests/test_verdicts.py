@@ -218,3 +218,29 @@ def test_the_eta_weighs_cells_by_their_work():
         sw.advance(work=w)
     eta = lines[-1].split("ETA ")[1]
     assert eta == "1.7 min", lines[-1]              # 100 s: 3 s x (100 / 3)
+
+
+def test_a_cell_s_own_work_weighs_the_eta(monkeypatch):
+    """A cell that states its work (Cell.work: C5's random-feature Grams, cubic in the width) is
+    weighed by it, not by the pretraining formula of its key; C4's cells carry their kind's own
+    T and n2 (a multi-task key used to carry the single task's n2)."""
+    from mtlcheck.checks import progress as PR
+    from mtlcheck.checks.context import Context
+    from mtlcheck.checks.executor import Cell
+    from mtlcheck.checks.claims import c4_single_task as C4
+    from mtlcheck.checks.profiles import profile
+    lines = []
+    ctx = Context(profile="quick", seed=0, device="cpu",
+                  progress=PR.Reporter(write=lines.append, tty=False, every_s=0.0))
+    clock = iter(range(0, 1000))
+    monkeypatch.setattr(PR.time, "perf_counter", lambda: float(next(clock)))
+    cells = [Cell("t", {"i": i, "d": 8}, lambda i: i, (i,), work=w)
+             for i, w in enumerate([1.0, 1.0, 98.0])]
+    assert ctx.run("s", cells) == [0, 1, 2]
+    # after the first cell (1 s on the fake clock), 99 units of work are left at 1 s a unit:
+    # 99 s (counting cells, or the keys' equal pretraining work, would say 2 s)
+    assert "1/3 cells" in lines[1] and "ETA 1.6 min" in lines[1], lines
+    P = profile("full", "C4")
+    keys = {k: C4._cells(ctx, {**P, "K": 1, "K_few": 1}, k)[0].key for k in C4.KINDS}
+    assert {k: (v["T"], v["n2"]) for k, v in keys.items()} == {
+        "single": (1, P["n2"]), "multi": (P["multi_T"], P["n1"]), "few": (P["few_T"], P["n2"])}

@@ -129,8 +129,10 @@ def _rf_cells(ctx, P, levels):
                 seed = derive_seed(ctx.seed, "C5-rf", lev["target"], d, s)
                 key = {"claim": ID, "cell": "rf", "target": lev["target"], "eps": lev["eps"],
                        "d": d, "r": P["r"], "m": m, "seed": seed, "device": ctx.device}
+                # its work: the m x m Gram of m features in R^d and its Cholesky factor
                 cells.append(Cell(ID, key, rf_cell, (lev["target"], lev["eps"], d, P["r"], m,
-                                                       seed, ctx.device)))
+                                                       seed, ctx.device),
+                                  work=float(m) ** 2 * (d + m / 3)))
                 index.append((li, d))
     return cells, index
 
