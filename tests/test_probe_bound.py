@@ -131,3 +131,19 @@ def fresh_unit(W):
     from mtlcheck.theory import population as P
     Wn = B.normalise_rows(W)
     return P._arccos_kernel(Wn, None, 1)
+
+
+def test_content_memo_stays_within_its_byte_budget():
+    from mtlcheck.theory.population import ContentMemo
+    memo = ContentMemo(max_bytes=3 * 8 * 100)             # three 10 x 10 float64 results
+    rng = np.random.default_rng(1)
+    Ws = [rng.standard_normal((10, 3)) for _ in range(5)]
+    calls = []
+    f = lambda W: (calls.append(1), W @ W.T)[1]
+    for W in Ws:
+        assert np.array_equal(memo(lambda: f(W), W), W @ W.T)
+    assert memo._bytes <= 3 * 800 and len(memo._items) == 3
+    n = len(calls)
+    memo(lambda: f(Ws[-1]), Ws[-1])                       # recent: remembered
+    memo(lambda: f(Ws[0]), Ws[0])                         # evicted: computed again
+    assert len(calls) == n + 1

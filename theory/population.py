@@ -6,6 +6,7 @@ forms in mpmath at the working precision, for the comparison with quadrature.
 """
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from functools import lru_cache
@@ -194,20 +195,21 @@ def halfspace_kernel(z, zp, noise: float = 0.0) -> np.ndarray:
 
 class ContentMemo:
     """Results of a function of one small float array, remembered by the array's content
-    (shape, dtype and bytes: an equal array gives the remembered result, a changed one is a new
-    key) for the ``size`` most recent arrays; each call returns a fresh copy, so a caller may
-    change it. For the Grams of one W that the bound subchecks ask for at every n of a grid and
-    again in every round (C2's risk bound computed the same 64 x 64 Gram ~2000 times a run)."""
+    (shape, dtype and a BLAKE2b digest of its bytes: an equal array gives the remembered result,
+    a changed one is a new key) for the most recent arrays, within ``max_bytes`` of stored
+    results; each call returns a fresh copy, so a caller may change it. For the Grams of one W
+    that the bound subchecks ask for at every n of a grid and again in every round (C2's risk
+    bound computed the same 64 x 64 Gram ~2000 times a run)."""
 
-    def __init__(self, size: int = 512, max_elements: int = 1 << 16):
+    def __init__(self, max_bytes: int = 64 << 20, max_elements: int = 1 << 16):
         self._items: OrderedDict = OrderedDict()
-        self._size, self._max = size, max_elements
+        self._bytes, self._max_bytes, self._max = 0, max_bytes, max_elements
         self._lock = threading.Lock()
 
     def __call__(self, fn, W: np.ndarray, *key) -> np.ndarray:
         if W.size > self._max:
             return fn()
-        k = (W.shape, W.dtype.str, W.tobytes(), *key)
+        k = (W.shape, W.dtype.str, hashlib.blake2b(np.ascontiguousarray(W).data).digest(), *key)
         with self._lock:
             hit = self._items.get(k)
             if hit is not None:
@@ -215,9 +217,11 @@ class ContentMemo:
                 return hit.copy()
         out = fn()
         with self._lock:
-            self._items[k] = out.copy()
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+            if k not in self._items:
+                self._items[k] = out.copy()
+                self._bytes += out.nbytes
+            while self._bytes > self._max_bytes and self._items:
+                self._bytes -= self._items.popitem(last=False)[1].nbytes
         return out
 
 
