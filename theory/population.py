@@ -230,9 +230,10 @@ _GRAMS = ContentMemo()
 
 def arccos_kernel(W1, W2=None, degree: int = 1) -> np.ndarray:
     """Gram of E[s(w_i.x) s(w'_j.x)] for s = relu (degree 1) or 1{. > 0} (degree 0), rows of W.
-    A Gram of W with itself (``W2`` omitted) is remembered by W's content (:class:`ContentMemo`)."""
+    A Gram of W with itself (``W2`` omitted, at most 512 rows) is remembered by W's content
+    (:class:`ContentMemo`); a wider one (a random-feature Gram, computed once) is not."""
     W1 = check_matrix("W1", W1, "arccos_kernel", "(m, d)")
-    if W2 is None:
+    if W2 is None and len(W1) <= 512:
         return _GRAMS(lambda: _arccos_kernel(W1, None, degree), W1, degree)
     return _arccos_kernel(W1, W2, degree)
 
