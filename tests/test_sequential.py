@@ -243,26 +243,34 @@ def _components(rec):
     return out + [(c["name"], c) for c in rec["negative_controls"]]
 
 
-def test_settled_sweeps_decide_exactly_as_full_sweeps(tmp_path):
-    """C1 in rounds to cap 12, with settled sweeps (the default) and with every sweep computed
-    to the round's count, on the same seeds: every component's verdict, statistic, bounds and
-    replicates used are identical, the settled ones were looked at on a prefix of the full
-    looks, and at least one sweep stopped short (the test exercises the saving)."""
+@pytest.mark.parametrize("cid, cap", [("C1", 12), ("C4", None)])
+def test_settled_sweeps_decide_exactly_as_full_sweeps(tmp_path, cid, cap):
+    """C1 in rounds to cap 12 and C4 to its own cap, with settled sweeps (the default) and with
+    every sweep computed to the round's count, on the same seeds: every component's verdict,
+    statistic, bounds and replicates used are identical, the settled ones were looked at on a
+    prefix of the full looks, and at least one sweep stopped short (the test exercises the
+    saving)."""
     recs, sweeps = {}, {}
     for settle in (True, False):
-        ctx = _ctx(tmp_path, max_replicates=12, settle=settle)
-        res = get("C1").decide(ctx)
+        ctx = _ctx(tmp_path, max_replicates=cap, settle=settle)
+        res = get(cid).decide(ctx)
         recs[settle], sweeps[settle] = res.record(), res.sequential["sweeps"]
     assert any(s["computed"] < s["nominal"] for s in sweeps[True].values()), sweeps[True]
     assert all(s["computed"] == s["nominal"] for s in sweeps[False].values())
     full = dict(_components(recs[False]))
     for name, c in _components(recs[True]):
         f = full[name]
+        qs, qf = c["sequential"], f["sequential"]
+        assert qs["looks"] == qf["looks"][:len(qs["looks"])], name
+        if f.get("error") == "false alarm" and not qf["decided"]:
+            # an undecided false alarm passes unless refuted; its monitoring stops when the
+            # other readers of its sweep are decided (design.md 4): same verdict, fewer looks
+            assert c["verdict"] == f["verdict"] and not qs["decided"], name
+            assert qs["replicates_used"] <= qf["replicates_used"], name
+            continue
         for field in ("verdict", "statistic", "confidence_bound", "refute_bound"):
             assert c.get(field) == f.get(field), (name, field, c.get(field), f.get(field))
-        qs, qf = c["sequential"], f["sequential"]
         assert (qs["decided"], qs["replicates_used"]) == (qf["decided"], qf["replicates_used"])
-        assert qs["looks"] == qf["looks"][:len(qs["looks"])], name
     assert recs[True]["verdict"] == recs[False]["verdict"]
     rep = V._Report()
     V._claim(rep, recs[True])

@@ -96,10 +96,10 @@ def bound_rule(P=None, delta: float = 0.05) -> BinomialRule:
     return BinomialRule("<=", delta, ALPHA, "false alarm")
 
 
-def rule(iso, P):
+def rule(iso, P, key: str = "K"):
     """The single-task rule on isotropies: the Decision on the share of runs with isotropy
-    below tau."""
-    return share_rule(P).judge([v < P["tau"] for v in iso])
+    below tau (``key``: the profile entry that counts the runs, for the looks in rounds)."""
+    return share_rule(P).judge([v < P["tau"] for v in iso], key=key)
 
 
 def pretrain_configs(profile_name: str) -> list[dict]:
@@ -113,7 +113,7 @@ def _share_subcheck(name, errs, P, succeed: bool):
     """The share of runs whose missed-direction 0-1 error is <= err_ok (succeed) or >= err_fail
     (fail), by share_rule."""
     hits = [(e <= P["err_ok"] if succeed else e >= P["err_fail"]) for e in errs]
-    return share_rule(P).judge(hits).component(name, "share-" + ("multi" if succeed else "single"),
+    return share_rule(P).judge(hits, key="K").component(name, "share-" + ("multi" if succeed else "single"),
                                                 mean_error=sum(errs) / len(errs))
 
 
@@ -130,7 +130,7 @@ def _subchecks(P, single, multi):
     delta = 0.05
     bnd = single_task_isotropy_tight(P["r"], P["n2"], delta)
     viol = [not c["isotropy"] <= bnd for c in single]                   # NaN is a violation
-    subs.append(bound_rule(P, delta).judge(viol).component(
+    subs.append(bound_rule(P, delta).judge(viol, key="K").component(
         f"fraction of single-task runs above the derived isotropy bound {bnd:.3g} "
         f"(delta = {delta}; fails only with evidence)", "isotropy-bound"))
     return subs, bnd
@@ -165,7 +165,15 @@ def decide(ctx) -> ClaimResult:
     return res
 
 
-def _decide_at(ctx, P, final) -> ClaimResult:
+#: the components that read each sweep (sequential.sweep_count): the single- and multi-task
+#: runs (K each), and the few-task runs of the near-boundary control (K_few)
+READERS = {"K": ("primary", "share-single", "share-multi", "isotropy-bound", "many tasks"),
+           "K_few": ("a few tasks (near the boundary)",)}
+
+
+def _decide_at(ctx, P_round, final) -> ClaimResult:
+    # each sweep's runs as computed: fewer than the round's once its readers are all decided
+    P = {**P_round, **{k: seq.sweep_count(P_round, k, readers) for k, readers in READERS.items()}}
     with Timer() as tm:
         cells = [c for kind in KINDS for c in _cells(ctx, P, kind)]
         runs = ctx.run(ID, cells)
@@ -180,7 +188,7 @@ def _decide_at(ctx, P, final) -> ClaimResult:
                 ("few", "a few tasks (near the boundary)",
                  f"the single-task rule applied to runs with T = {P['few_T']} tasks, a few more "
                  f"than r = {P['r']}: many runs still miss a direction, but fewer than p_min")):
-            c = rule([x["isotropy"] for x in by[kind]], P)
+            c = rule([x["isotropy"] for x in by[kind]], P, "K_few" if kind == "few" else "K")
             q = 1 - c.statistic
             controls.append(c.control(name, text, effect=finite(q),
                                       effect_over_tolerance=finite(q / (1 - P["p_min"]))))
@@ -188,7 +196,7 @@ def _decide_at(ctx, P, final) -> ClaimResult:
     plain = (f"at least {lcb:.0%} of single-task runs leave a direction unlearned (isotropy < "
              f"{P['tau']}), {1 - ALPHA:.0%}; the claim needs {P['p_min']:.0%}")
     return ClaimResult(
-        id=ID, parameters=dict(P),
+        id=ID, parameters=dict(P_round),
         statistic_name=f"fraction of single-task runs with isotropy < {P['tau']}",
         primary=main,
         bound_provenance="derived here: docs/derivations.md section 7 (single-task isotropy)",
