@@ -32,8 +32,8 @@ PROFILE = {
                   sequential=dict(first=20, step=5, cap=75, key="K")),
     # few_T: the near-boundary control's task count, sized on seeds the check never uses
     # (namespace "C4-size", base 7919; README, C4 on the full profile): at r = 4 the share of
-    # runs with isotropy < tau was 0.93 at T = 6 (the rule passes it: not near the boundary),
-    # 0.79 at 9, 0.64 at 10 (1.8x the tolerance), 0.57 at 11 (100 runs each)
+    # runs with isotropy < tau was 0.93 at T = 6 (30 runs; the rule passes it: not near the
+    # boundary), 0.79 at 9, 0.64 at 10 (1.8x the tolerance), 0.57 at 11 (100 runs each)
     "full": dict(d=256, r=4, n1=1024, n2=16384, m=256, K=100, K_few=200, tau=0.3, multi_T=256, few_T=10,
                  n_ds=4096, n_test=4000, lam=0.1, p_min=0.8, err_fail=0.2, err_ok=0.1,
                  sequential=dict(first=20, step=10, cap=200, key="K")),
