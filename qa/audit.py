@@ -237,7 +237,7 @@ def hp_rows(P, base_seed, progress, device) -> list[AuditRow]:
         fl = EB_.e_out_hp_bernstein_floor(d, r, T, n1, n2, m, delta)
         rows[-1].note += (f"; Bernstein route floor (9.7, variance term only, c = 0): "
                           f"{fl['bound']:.3g} ({fl['bound'] / q:.3g}x)" if q > 0 else "")
-        rows[-1].route_floor = {"row": rows[-1].constant, "route": "bernstein_variance_term",
+        floors = [{"row": rows[-1].constant, "route": "bernstein_variance_term",
                                 "value": fl["bound"], "simulated": q,
                                 "slack": fl["bound"] / q if q > 0 else None,
                                 "kappa_lb": fl["kappa_lb"], "s_out": fl["s_out"],
@@ -246,7 +246,21 @@ def hp_rows(P, base_seed, progress, device) -> list[AuditRow]:
                                         "sqrt(2 var log(1/d_k)), the variance term of any "
                                         "moment-condition Bernstein inequality (scalar or Tropp "
                                         "2012 Thm 6.2) keeping the variance bounds; a floor, not "
-                                        "a bound (derivations 9.7)"}
+                                        "a bound (derivations 9.7)"}]
+        # route floor of derivations 9.8: Talagrand-Bousquet for the four squared norms
+        tl = EB_.e_out_hp_talagrand_floor(d, r, T, n1, n2, m, delta)
+        rows[-1].note += (f"; Talagrand route floor (9.8, b = 0): {tl['bound']:.3g} "
+                          f"({tl['bound'] / q:.3g}x)" if q > 0 else "")
+        floors.append({"row": rows[-1].constant, "route": "talagrand_weak_variance",
+                       "value": tl["bound"], "simulated": q,
+                       "slack": tl["bound"] / q if q > 0 else None,
+                       "kappa_lb": tl["kappa_lb"], "s_out": tl["s_out"], "s_in": tl["s_in"],
+                       "what": "(b) with |Y P|^2, |N|^2, |E Q|^2, |E|^2 bounded by Talagrand's "
+                               "inequality for the norm of a sum (Bousquet's form) with "
+                               "E|S| <= sqrt(E|S|^2), the weak variances of T5/T7 and summand "
+                               "bound b = 0 (Cantelli where smaller); a floor, not a bound "
+                               "(derivations 9.8)"})
+        rows[-1].route_floor = floors
         kq, klo, khi = _q_ci(kap, delta)
         rows.append(lower_constant_row(
             f"head alignment kappa_lb (b), {label} configuration", "9.4", k, kq, cfg,
@@ -404,7 +418,7 @@ def run_audit(profile: str = "quick", seed: int = 0, progress=lambda m: None,
     bad_facts = [f for f in theory["structural_facts"] if f["decided"] is not True]
     return {"profile": profile, "seed": seed, "rows": [r.record() for r in rows],
             "prediction_worst_gap": worst, **theory, "violations": violations,
-            "route_floors": [r.route_floor for r in rows if getattr(r, "route_floor", None)],
+            "route_floors": [f for r in rows for f in (getattr(r, "route_floor", None) or [])],
             "loose_or_vacuous": weak, "uncertified_lemmas": bad_lemmas, "undecided_or_false_facts": bad_facts,
             "wall_s": time.perf_counter() - t0, "_rows": rows}
 

@@ -29,6 +29,20 @@ residuals and leverages of the (n+1)-sample pool fitted with penalty n lam):
   risk of the unclipped ridge predictor through exchangeability: E R(f_n) = E e_{n+1}^2 = E mean_j
   e_j^2 exactly (the (n+1)-th point is exchangeable with the others). Every bound on E R(clip f_n)
   that goes through E R(f_n) (clip only helps) is at least this.
+- ``lowertail`` (derivations 6.9): the exchangeability route completed by a lower tail of the
+  sample covariance. Exactly, R(b) = R(b_lam) + 2 lam b_lam.(b_lam - b) + |b - b_lam|_G^2 for
+  every b, and b_n - b_lam = A^-1 U (A = S_n + n lam, U = sum_i phi_i xi_i - n lam b_lam). On the
+  event E_c = {S_n/n + lam >= c (G + lam)}, |b_n - b_lam|_G^2 <= |U|^2_{(G+lam)^-1}/(c n)^2; off it
+  the clipped loss is at most 4. With the law of the whitened lambda_min simulated (no tail
+  inequality: the event's probability itself), every ingredient exact and c the best of a grid,
+  E[(R(b_lam) + 2 lam b_lam.(b_lam - b_n) + |U|^2_{(G+lam)^-1}/(c n)^2) 1{E_c}] + 4 P(not E_c) is
+  what every bound that controls A^-1 through such an event is at least.
+- ``invmoment`` (derivations 6.9): the same step without an event, |b_n - b_lam|_G^2 <= q /
+  lmin^2 pointwise (lmin the smallest eigenvalue of the whitened S_n/n + lam), so E R(f_n) <=
+  E[R(b_lam) + 2 lam b_lam.(b_lam - b_n) + q / lmin^2], simulated jointly: every bound through
+  inverse moments of lmin (after Hoelder, the product of moments, which is larger) is at least
+  this. Each repetition's value is capped at 4 (a smaller mean, so still a floor; q / lmin^2 is
+  heavy-tailed at small n and the cap keeps the standard error finite).
 """
 from __future__ import annotations
 
@@ -41,8 +55,8 @@ from ..checks.complexity import crossing_status
 from ..theory import bounds as B
 from ..theory.probe_bound import pool_stats
 
-__all__ = ["ROUTES", "Z_FLOOR", "population_ridge", "split_value", "route_curves",
-           "route_ceilings"]
+__all__ = ["ROUTES", "Z_FLOOR", "LOWER_TAIL_C", "population_ridge", "split_value",
+           "lower_tail_terms", "whitener", "lower_tail_value", "route_curves", "route_ceilings"]
 
 #: route name -> what it is, for the audit note and the report
 ROUTES = {
@@ -53,7 +67,16 @@ ROUTES = {
                  "+ sqrt(E|b_n - b_lam|_G^2))^2",
     "exchange": "Mourtada-Rosasco exchangeability (unclipped ridge risk): E R(f_n) = E e_j^2, "
                 "the unclipped leave-one-out residuals of the pool (derivations 6.8)",
+    "lowertail": "exchangeability completed by a lower tail of the sample covariance: on "
+                 "S_n/n + lam >= c (G + lam) the deviation |b_n - b_lam|_G^2 <= "
+                 "|U|^2_(G+lam)^-1/(c n)^2, loss 4 off it; the event's probability simulated, c "
+                 "the best of a grid (derivations 6.9)",
+    "invmoment": "exchangeability completed by inverse moments of the whitened sample "
+                 "covariance: E[R(b_lam) + 2 lam b_lam.(b_lam - b_n) + |U|^2_(G+lam)^-1/(n lmin)^2] "
+                 "simulated jointly (derivations 6.9)",
 }
+#: thresholds c of the lower-tail event tried by the ``lowertail`` route (its best is taken)
+LOWER_TAIL_C = tuple(np.round(np.linspace(0.02, 1.5, 75), 4))
 #: a route counts as above eps at n when its simulated value exceeds eps by Z_FLOOR standard errors
 Z_FLOOR = 2.0
 
@@ -85,11 +108,53 @@ def split_value(r2: np.ndarray, h: np.ndarray) -> tuple[float, float]:
     return best[0], math.exp(best[1])
 
 
+def lower_tail_terms(F, y, b_lam, R_lam, G, lam: float, Wh=None) -> tuple[float, float, float]:
+    """For the n-sample probe on features F (n x m) and labels y, penalty n lam, and the population
+    ridge solution b_lam of its task (risk R_lam): (lmin, base, q) with lmin the smallest
+    eigenvalue of (G + lam)^-1/2 (S_n/n + lam) (G + lam)^-1/2, base = R_lam + 2 lam b_lam.(b_lam -
+    b_n) and q = |U|^2_{(G+lam)^-1}/n^2, U = F^T y - (S_n + n lam) b_lam = A (b_n - b_lam). Exactly
+    R(b_n) = base + |b_n - b_lam|_G^2, and on {lmin >= c} the last term is <= q / c^2
+    (derivations 6.9). ``Wh``: (G + lam)^-1/2 when the caller has it (``whitener``)."""
+    n, m = F.shape
+    I = np.eye(m)
+    S = F.T @ F
+    A = S + n * lam * I
+    b_n = np.linalg.solve(A, F.T @ y)
+    U = F.T @ y - A @ b_lam
+    if Wh is None:
+        Wh = whitener(G, lam)
+    lmin = float(np.linalg.eigvalsh(Wh @ (S / n + lam * I) @ Wh)[0])
+    base = float(R_lam + 2 * lam * b_lam @ (b_lam - b_n))
+    q = float(np.sum((Wh @ U) ** 2)) / n ** 2
+    return lmin, base, q
+
+
+def whitener(G, lam: float) -> np.ndarray:
+    """(G + lam)^-1/2 (symmetric), from the eigendecomposition of G + lam."""
+    ev, V = np.linalg.eigh(G + lam * np.eye(len(G)))
+    return (V / np.sqrt(ev)) @ V.T
+
+
+def lower_tail_value(lmin, base, q, cs=LOWER_TAIL_C) -> tuple[float, float, float]:
+    """The ``lowertail`` route at one n from per-repetition (lmin, base, q): the smallest over the
+    thresholds ``cs`` of mean(1{lmin >= c} (base + q/c^2) + 4 1{lmin < c}); returns (value, its
+    standard error over the repetitions, c). The minimum of noisy means is biased low, which only
+    lowers the floor."""
+    lmin, base, q = (np.asarray(a, dtype=float) for a in (lmin, base, q))
+    best = None
+    for c in cs:
+        per = np.where(lmin >= c, base + q / c ** 2, 4.0)
+        v = float(np.mean(per))
+        if best is None or v < best[0]:
+            best = (v, float(np.std(per, ddof=1) / math.sqrt(len(per))), float(c))
+    return best
+
+
 def route_curves(W, M, grid, lam: float, reps: int, seed: int, n_test: int = 20000) -> dict:
     """Per n of ``grid``: the clipped risk of the probe (leave-one-out on the pool, unbiased for
     E R(clip f_n)) and the value of each route of ROUTES, each with its standard error over the
-    ``reps`` independent repetitions (key + '_se'); 'dev' is E |b_n - b_lam|_G^2 and 'clip_floor'
-    E_v R(clip b_lam). Draws, in this order from one generator: the reps tasks v; per task,
+    ``reps`` independent repetitions (key + '_se'); 'dev' is E |b_n - b_lam|_G^2, 'clip_floor'
+    E_v R(clip b_lam) and 'lowertail_c' the best threshold of the lower-tail route per n. Draws, in this order from one generator: the reps tasks v; per task,
     n_test test points for the floor; then per n and per task a pool of n + 1 samples (the same
     v at every n: common random numbers)."""
     if reps < 2 or not grid or min(grid) < 1:
@@ -108,7 +173,10 @@ def route_curves(W, M, grid, lam: float, reps: int, seed: int, n_test: int = 200
         y = np.where(X @ (M @ v) >= 0, 1.0, -1.0)
         floor.append(float(np.mean((y - np.clip(np.maximum(X @ Wn.T, 0.0) @ b, -1, 1)) ** 2)))
     Fl, Fl_se = float(np.mean(floor)), float(np.std(floor, ddof=1) / math.sqrt(reps))
-    keys = ("clipped", "loo", "split", "lipschitz", "exchange")
+    hv = Wn @ M @ vs.T / math.sqrt(2 * math.pi)          # E[y phi] per task (columns)
+    R_lam = 1 - 2 * np.einsum("ij,ji->i", b_lam, hv) + np.einsum("ij,jk,ik->i", b_lam, G, b_lam)
+    Wh = whitener(G, lam)
+    keys = ("clipped", "loo", "split", "lipschitz", "exchange", "lowertail", "invmoment")
     out = {"n": list(grid), "clip_floor": Fl, "dev": [], **{k: [] for k in keys},
            **{k + "_se": [] for k in keys}}
 
@@ -117,8 +185,8 @@ def route_curves(W, M, grid, lam: float, reps: int, seed: int, n_test: int = 200
         out[key + "_se"].append(float(np.std(per_rep, ddof=1) / math.sqrt(len(per_rep))))
 
     for n in grid:
-        clipped, min4, r2, hs, dev, e2 = [], [], [], [], [], []
-        for v, b in zip(vs, b_lam):
+        clipped, min4, r2, hs, dev, e2, lt = [], [], [], [], [], [], []
+        for v, b, Rl in zip(vs, b_lam, R_lam):
             X = rng.standard_normal((n + 1, d))
             y = np.where(X @ (M @ v) >= 0, 1.0, -1.0)
             st = pool_stats(np.maximum(X @ Wn.T, 0.0), y, lam)
@@ -130,12 +198,21 @@ def route_curves(W, M, grid, lam: float, reps: int, seed: int, n_test: int = 200
             hs.append(st["h"])
             dv = st["b_n"] - b
             dev.append(float(dv @ G @ dv))
+            lt.append(lower_tail_terms(np.maximum(X[:n] @ Wn.T, 0.0), y[:n], b, Rl, G, lam, Wh))
         add("clipped", clipped)
         add("loo", min4)
         add("exchange", e2)
         _, alpha = split_value(np.concatenate(r2), np.concatenate(hs))
         add("split", [alpha * float(np.mean(a)) + 4 * float(np.mean(np.maximum(
             1 - alpha * (1 - h) ** 2, 0.0))) for a, h in zip(r2, hs)])
+        lmin, base, q = (np.array(a) for a in zip(*lt))
+        # capped at 4 per repetition: a smaller mean, so still a floor, with a finite spread
+        # (q / lmin^2 is heavy-tailed at small n)
+        add("invmoment", np.minimum(base + q / lmin ** 2, 4.0))
+        val, se, c = lower_tail_value(lmin, base, q)
+        out["lowertail"].append(val)
+        out["lowertail_se"].append(se)
+        out.setdefault("lowertail_c", []).append(c)
         D, D_se = float(np.mean(dev)), float(np.std(dev, ddof=1) / math.sqrt(reps))
         val = (math.sqrt(Fl) + math.sqrt(D)) ** 2
         out["dev"].append(D)

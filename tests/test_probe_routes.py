@@ -128,7 +128,8 @@ def test_route_ceilings_floors_and_censoring():
     W, M = _features()
     grid = [4, 8, 16, 32, 64]
     mid = route_ceilings(W, M, grid, 0.1, eps=0.6, reps=20, seed=5)
-    assert [c["route"] for c in mid] == ["loo", "split", "lipschitz", "exchange"]
+    assert [c["route"] for c in mid] == ["loo", "split", "lipschitz", "exchange", "lowertail",
+                                         "invmoment"]
     for c in mid:
         if c["n"] is not None and c["slack"] is not None:
             assert c["slack"] == pytest.approx(c["n"] / c["n_star"])

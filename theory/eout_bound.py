@@ -104,10 +104,23 @@ def subgaussian_dev(var: float, delta: float) -> float:
     return math.sqrt(2.0 * max(var, 0.0) * math.log(1.0 / delta))
 
 
-def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True, dev=cantelli_dev):
+def talagrand_dev(mean: float, weak: float, delta: float) -> float:
+    """(sqrt(mean) + sqrt(2 weak l))^2 - mean, l = log(1/delta): the deviation of a squared norm
+    |S|^2 (E|S|^2 = mean) that Talagrand's inequality in Bousquet's form, P(|S| >= E|S| +
+    sqrt(2 l (weak + 2 b E|S|)) + b l/3) <= e^-l, gives with E|S| <= sqrt(E|S|^2), the weak
+    variance ``weak`` = sup_|u|=1 sum_k E(u . xi_k)^2 and the summands' bound b = 0 (b >= 0 only
+    adds). Not a tail bound (the summands here are unbounded): the route floor of
+    docs/derivations.md 9.8."""
+    return 2.0 * math.sqrt(2.0 * max(mean * weak, 0.0) * math.log(1.0 / delta)) + \
+        2.0 * max(weak, 0.0) * math.log(1.0 / delta)
+
+
+def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True, dev=cantelli_dev, talagrand=False):
     """kappa_lb of section 9.4 and its ingredients, for the failure probabilities ``deltas``
     (keys V_min, V_max, G_low, S_max, head_VT, head_norm). ``dev(var, delta)`` is the deviation of
-    the head-noise steps: Cantelli (the bound) or ``subgaussian_dev`` (the floor of 9.7 only)."""
+    the head-noise steps: Cantelli (the bound) or ``subgaussian_dev`` (the floor of 9.7 only).
+    ``talagrand`` (the floor of 9.8 only): |E Q|^2 and |E|^2 of the projection form take
+    ``talagrand_dev`` with the weak variance Lam_G / n1 instead."""
     f = 1.0 - 2.0 * p
     fk = f * _k()
     lam_lo = _v_min(T, r, deltas["V_min"], chernoff)
@@ -132,6 +145,12 @@ def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True, dev=cantelli_dev):
                                           deltas["head_VT"])
     U_E = (T * m / 2 - a * a) / n1 + dev(T * z4 / n1 ** 3 + 2 * T * tau / n1 ** 2,
                                                   deltas["head_norm"])
+    if talagrand:    # 9.8: weak variance <= Lam_G / n1; Cantelli where it is smaller (valid)
+        mu_Q, mu_E = m * r / (2 * n1), (T * m / 2 - a * a) / n1
+        U_Q = mu_Q + min(talagrand_dev(mu_Q, Lam_G / n1, deltas["head_VT"]), cantelli_dev(
+            r * z4 / n1 ** 3 + 2 * r * tau / n1 ** 2, deltas["head_VT"]))
+        U_E = mu_E + min(talagrand_dev(mu_E, Lam_G / n1, deltas["head_norm"]), cantelli_dev(
+            T * z4 / n1 ** 3 + 2 * T * tau / n1 ** 2, deltas["head_norm"]))
     X = max(a - math.sqrt(U_Q), 0.0) ** 2
     kappa_proj = lam_lo * X / (X + U_E) if X > 0 else 0.0
     form = "projection" if kappa_proj >= kappa_tri else "triangle"
@@ -142,8 +161,8 @@ def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True, dev=cantelli_dev):
             "kappa_projection": kappa_proj, "tau": tau, "U_Q": U_Q, "U_E": U_E, "X_lo": X}
 
 
-def _hp_pieces(d, r, T, n1, n2, m, deltas, p, chernoff=True, dev=cantelli_dev):
-    info = _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff, dev)
+def _hp_pieces(d, r, T, n1, n2, m, deltas, p, chernoff=True, dev=cantelli_dev, talagrand=False):
+    info = _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff, dev, talagrand)
     fk = info["fk"]
     c_r = r * _ind() - fk * fk
     kappa = info["kappa_lb"]
@@ -151,6 +170,10 @@ def _hp_pieces(d, r, T, n1, n2, m, deltas, p, chernoff=True, dev=cantelli_dev):
     sO = dev(vO, deltas["out"])
     vI = 1.0 / c_r + ((r * (r + 2)) ** 0.25 + fk) ** 4 / (n2 * c_r * c_r)
     sI = dev(vI, deltas["in"])
+    if talagrand and d > r:          # 9.8: relative weak variances 1/(d - r) and 1/(2 c_r) (T5)
+        sO = min(talagrand_dev(1.0, 1.0 / (d - r), deltas["out"]), cantelli_dev(vO, deltas["out"]))
+        sI = min(talagrand_dev(1.0, 1.0 / (2.0 * c_r), deltas["in"]),
+                 cantelli_dev(vI, deltas["in"]))
     amp = math.sqrt(n2) * fk * math.sqrt(kappa) - math.sqrt(c_r * (1 + sI))
     Iv = max(amp, 0.0) ** 2
     N = (d - r) * (1 + sO) * _ind()
@@ -188,12 +211,13 @@ def _optimise_shares(keys, x0w, value):
     return dict(zip(keys, np.exp(x - x.max())))
 
 
-def _optimise_weights(d, r, T, n1, n2, m, delta, p, dev=cantelli_dev):
+def _optimise_weights(d, r, T, n1, n2, m, delta, p, dev=cantelli_dev, talagrand=False):
     """Shares of delta for :func:`e_out_hp_bound_tight`: minimise log(bound); where the bound is
     vacuous, maximise the head-alignment numerator, then kappa_lb, then I."""
 
     def value(w):
-        b, inf = _hp_pieces(d, r, T, n1, n2, m, _split(w, delta), p, dev=dev)
+        b, inf = _hp_pieces(d, r, T, n1, n2, m, _split(w, delta), p, dev=dev,
+                            talagrand=talagrand)
         if inf["I"] > 0:
             return math.log(max(b, 1e-300))
         if inf["kappa_lb"] > 0:
@@ -314,6 +338,47 @@ def e_out_hp_bernstein_floor(d: int, r: int, T: int, n1: int, n2: int, m: int, d
     w = _optimise_weights(d, r, T, n1, n2, m, delta, p, dev=subgaussian_dev)
     deltas = _split(w, delta)
     b, info = _hp_pieces(d, r, T, n1, n2, m, deltas, p, dev=subgaussian_dev)
+    return {"bound": b, "kappa_lb": info["kappa_lb"], "s_out": info["s_out"],
+            "s_in": info["s_in"], "U_Q": info["U_Q"], "U_E": info["U_E"], "deltas": deltas}
+
+
+def e_out_hp_talagrand_floor(d: int, r: int, T: int, n1: int, n2: int, m: int, delta: float,
+                             p: float = 0.0, starts: int = 4) -> dict:
+    """Route floor of docs/derivations.md 9.8 (a measurement, not a bound): the bound (b) with the
+    four squared norms |Y P|^2, |N|^2 (9.1, 9.2), |E Q|^2 and |E|^2 (9.4b) bounded through
+    Talagrand's inequality for the norm of a sum (Bousquet's form), ``talagrand_dev`` with
+    E|S| <= sqrt(E|S|^2), the weak variances the derivation has (T5: 1/(d - r) and 1/(2 c_r) of
+    the mean out of and in span; T7: Lam_G / n1 for the head noise) and the summands' bound b = 0;
+    at each of these four steps Cantelli's deviation where it is the smaller (a valid bound, so a
+    route may keep it); the triangle form of 9.4 with ``subgaussian_dev`` (smaller deviations, so
+    a larger kappa_lb);
+    the tails of W0 and V (9.3) unchanged, the split re-optimised. Any bound along this route
+    pays b >= 0 on top (its summands must be truncated first) and is monotone in each deviation,
+    so it is at least ``bound``."""
+    if p >= 0.5:
+        return {"bound": 1.0}
+
+    def at(w):
+        return _hp_pieces(d, r, T, n1, n2, m, _split(w, delta), p, dev=subgaussian_dev,
+                          talagrand=True)
+
+    def value(w):
+        b, inf = at(w)
+        return math.log(max(b, 1e-300)) if inf["I"] > 0 else 10.0 - inf["I_amp"] / (
+            1 + abs(inf["I_amp"]))
+
+    # a floor must not be raised by a poor split: the bound's own split (so floor <= bound), the
+    # default start and ``starts`` seeded random starts, the smallest value kept
+    keys = list(HP_TIGHT_WEIGHTS)
+    cands = [_optimise_weights(d, r, T, n1, n2, m, delta, p),
+             _optimise_shares(keys, HP_TIGHT_WEIGHTS, value)]
+    rng = np.random.default_rng(0)
+    for _ in range(starts):
+        x0 = dict(zip(keys, np.exp(rng.uniform(-8.0, 0.0, len(keys)))))
+        cands.append(_optimise_shares(keys, x0, value))
+    w = min(cands, key=value)
+    deltas = _split(w, delta)
+    b, info = at(w)
     return {"bound": b, "kappa_lb": info["kappa_lb"], "s_out": info["s_out"],
             "s_in": info["s_in"], "U_Q": info["U_Q"], "U_E": info["U_E"], "deltas": deltas}
 
