@@ -119,6 +119,9 @@ def test_route_curves_against_an_independent_computation():
     assert all(c[k + "_se"][0] > 0 for k in ("clipped", "loo", "split", "lipschitz", "exchange"))
     # exchangeability route (derivations 6.8): unclipped e^2 >= min(4, e^2) pointwise
     assert all(x >= y - 1e-12 for x, y in zip(c["exchange"], c["loo"]))
+    # derivations 6.9: per repetition min(4, base + q/lmin^2) <= the lower-tail value at every c
+    assert all(x <= y + 1e-12 for x, y in zip(c["invmoment"], c["lowertail"]))
+    assert all(0.02 <= x <= 1.5 for x in c["lowertail_c"])
 
 
 def test_route_ceilings_floors_and_censoring():
