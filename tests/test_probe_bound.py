@@ -124,13 +124,8 @@ def test_remembered_grams_are_the_computed_ones_and_private():
                           P._arccos_kernel(W, None, 0))
     ev = PB._gram_eigs(W)
     ev[:] = 0
-    assert np.array_equal(PB._gram_eigs(W), np.clip(np.linalg.eigvalsh(fresh_unit(W)), 0, None))
-
-
-def fresh_unit(W):
-    from mtlcheck.theory import population as P
-    Wn = B.normalise_rows(W)
-    return P._arccos_kernel(Wn, None, 1)
+    fresh_unit = P._arccos_kernel(B.normalise_rows(W), None, 1)
+    assert np.array_equal(PB._gram_eigs(W), np.clip(np.linalg.eigvalsh(fresh_unit), 0, None))
 
 
 def test_content_memo_stays_within_its_byte_budget():
@@ -147,3 +142,14 @@ def test_content_memo_stays_within_its_byte_budget():
     memo(lambda: f(Ws[-1]), Ws[-1])                       # recent: remembered
     memo(lambda: f(Ws[0]), Ws[0])                         # evicted: computed again
     assert len(calls) == n + 1
+    # a result above max_result_bytes is returned, not kept (the Grams memo: <= 512 rows)
+    small = ContentMemo(max_result_bytes=8 * 100 - 1)
+    assert np.array_equal(small(lambda: f(Ws[0]), Ws[0]), Ws[0] @ Ws[0].T)
+    assert small._items == {} and small._bytes == 0
+    from mtlcheck.theory import population as P
+    before = len(P._GRAMS._items)
+    wide = rng.standard_normal((513, 2))
+    assert np.array_equal(P.arccos_kernel(wide), P._arccos_kernel(wide, None, 1))
+    assert len(P._GRAMS._items) == before                 # 513 rows: computed, not kept
+    P.arccos_kernel(wide[:512])
+    assert len(P._GRAMS._items) == before + 1             # 512 rows: kept

@@ -199,11 +199,15 @@ class ContentMemo:
     a changed one is a new key) for the most recent arrays, within ``max_bytes`` of stored
     results; each call returns a fresh copy, so a caller may change it. For the Grams of one W
     that the bound subchecks ask for at every n of a grid and again in every round (C2's risk
-    bound computed the same 64 x 64 Gram ~2000 times a run)."""
+    bound computed the same 64 x 64 Gram ~2000 times a run). Arrays of more than
+    ``max_elements`` entries are not hashed, and results of more than ``max_result_bytes`` bytes
+    (when given) are returned without being kept: a wide random-feature Gram is computed once."""
 
-    def __init__(self, max_bytes: int = 64 << 20, max_elements: int = 1 << 16):
+    def __init__(self, max_bytes: int = 64 << 20, max_elements: int = 1 << 16,
+                 max_result_bytes: int | None = None):
         self._items: OrderedDict = OrderedDict()
         self._bytes, self._max_bytes, self._max = 0, max_bytes, max_elements
+        self._max_result = max_result_bytes
         self._lock = threading.Lock()
 
     def __call__(self, fn, W: np.ndarray, *key) -> np.ndarray:
@@ -216,6 +220,8 @@ class ContentMemo:
                 self._items.move_to_end(k)
                 return hit.copy()
         out = fn()
+        if self._max_result is not None and out.nbytes > self._max_result:
+            return out
         with self._lock:
             if k not in self._items:
                 self._items[k] = out.copy()
@@ -225,15 +231,15 @@ class ContentMemo:
         return out
 
 
-_GRAMS = ContentMemo()
+_GRAMS = ContentMemo(max_result_bytes=512 * 512 * 8)   # Grams of at most 512 rows (float64)
 
 
 def arccos_kernel(W1, W2=None, degree: int = 1) -> np.ndarray:
     """Gram of E[s(w_i.x) s(w'_j.x)] for s = relu (degree 1) or 1{. > 0} (degree 0), rows of W.
-    A Gram of W with itself (``W2`` omitted, at most 512 rows) is remembered by W's content
-    (:class:`ContentMemo`); a wider one (a random-feature Gram, computed once) is not."""
+    A Gram of W with itself (``W2`` omitted) is remembered by W's content (:class:`ContentMemo`)
+    up to 512 rows (2 MiB); a wider one (a random-feature Gram, computed once) is not."""
     W1 = check_matrix("W1", W1, "arccos_kernel", "(m, d)")
-    if W2 is None and len(W1) <= 512:
+    if W2 is None:
         return _GRAMS(lambda: _arccos_kernel(W1, None, degree), W1, degree)
     return _arccos_kernel(W1, W2, degree)
 
