@@ -154,9 +154,10 @@ def route_curves(W, M, grid, lam: float, reps: int, seed: int, n_test: int = 200
     """Per n of ``grid``: the clipped risk of the probe (leave-one-out on the pool, unbiased for
     E R(clip f_n)) and the value of each route of ROUTES, each with its standard error over the
     ``reps`` independent repetitions (key + '_se'); 'dev' is E |b_n - b_lam|_G^2, 'clip_floor'
-    E_v R(clip b_lam) and 'lowertail_c' the best threshold of the lower-tail route per n. Draws, in this order from one generator: the reps tasks v; per task,
-    n_test test points for the floor; then per n and per task a pool of n + 1 samples (the same
-    v at every n: common random numbers)."""
+    E_v R(clip b_lam) and 'lowertail_c' the best threshold of the lower-tail route per n. Draws,
+    in this order from one generator: the reps tasks v; per task, n_test test points for the
+    floor; then per n and per task a pool of n + 1 samples (the same v at every n: common random
+    numbers; the n-sample probe of the lowertail and invmoment routes is the pool's first n)."""
     if reps < 2 or not grid or min(grid) < 1:
         raise ValueError("route_curves needs reps >= 2 and a grid of positive sample sizes")
     rng = np.random.default_rng(seed)

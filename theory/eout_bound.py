@@ -351,10 +351,9 @@ def e_out_hp_talagrand_floor(d: int, r: int, T: int, n1: int, n2: int, m: int, d
     the mean out of and in span; T7: Lam_G / n1 for the head noise) and the summands' bound b = 0;
     at each of these four steps Cantelli's deviation where it is the smaller (a valid bound, so a
     route may keep it); the triangle form of 9.4 with ``subgaussian_dev`` (smaller deviations, so
-    a larger kappa_lb);
-    the tails of W0 and V (9.3) unchanged, the split re-optimised. Any bound along this route
-    pays b >= 0 on top (its summands must be truncated first) and is monotone in each deviation,
-    so it is at least ``bound``."""
+    a larger kappa_lb); the tails of W0 and V (9.3) unchanged, the split re-optimised. Any bound
+    along this route with these weak variances pays b >= 0 on top (its summands must be
+    truncated first) and is monotone in each deviation, so it is at least ``bound``."""
     if p >= 0.5:
         return {"bound": 1.0}
 
