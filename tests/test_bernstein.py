@@ -144,3 +144,20 @@ def test_lower_tail_route_lies_above_the_clipped_risk():
     brute = [float(np.mean([(bb + qq / c0 ** 2) if lm >= c0 else 4.0
                             for lm, bb, qq in zip(lmin, base, q)])) for c0 in (0.1, 0.5, 0.9)]
     assert v == pytest.approx(min(brute)) and cc == (0.1, 0.5, 0.9)[int(np.argmin(brute))]
+
+
+def test_out_of_span_weak_variance_lies_below_t5():
+    """9.8: the weak variance of |Y P|^2 by Monte Carlo: its trace is the mean |H|^2 (d - r)/2 of
+    4.3 (within 3%), and ||C|| <= |H|^2/2, T5's bound, which the T5 ingredient of the Talagrand
+    floor uses; with heads of mixed signs the exact value is far below it."""
+    rng = np.random.default_rng(4)
+    d, r, m, T = 8, 2, 6, 5
+    M = np.linalg.qr(rng.standard_normal((d, r)))[0]
+    W0 = rng.standard_normal((m, d))
+    V = rng.standard_normal((T, r))
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    H = rng.standard_normal((T, m))
+    w = E.out_of_span_weak_variance(W0, M, H, V, N=20000, seed=1)
+    assert w["tr"] == pytest.approx(float((H * H).sum()) * (d - r) / 2, rel=0.03)
+    assert w["norm"] <= float((H * H).sum()) / 2 and w["rho"] <= 1 / (d - r) + 1e-12
+    assert w["rho_T5"] == pytest.approx(1 / (d - r), rel=0.03)

@@ -529,6 +529,30 @@ def e_out_sim_stats(W0, W, M, heads, V, n1: int, n2: int, eta_a: float = 1.0,
     return out
 
 
+def out_of_span_weak_variance(W0, M, heads, V, N: int = 2000, seed: int = 0) -> dict:
+    """Monte Carlo (float64, N inputs per task) of the weak variance of the out-of-span sum
+    Y P = sum_{t,k} xi_{tk}, xi = y (a_t o 1{W0 x > 0}) (P x)^T, halfspace labels y = sign(M v_t . x)
+    (no flips), conditional on W0, the heads (T x m) and the tasks V (T x r): C = sum_t
+    E vec(xi_t) vec(xi_t)^T over the m (d - r) coordinates. Returns tr C (exactly |H|^2 (d - r)/2,
+    4.3), ||C||, rho = ||C|| / tr C (the relative weak variance of |Y P|^2 per unit n2) and rho_T5
+    = (|H|^2/2) / tr C, the value that T5 gives (derivations 9.8). For measurements only."""
+    rng = np.random.default_rng(seed)
+    W0 = B.normalise_rows(np.asarray(W0, float))
+    M = np.asarray(M, float)
+    H = np.asarray(heads, float)
+    V = np.asarray(V, float)
+    d, r = M.shape
+    Pb = np.linalg.qr(np.hstack([M, rng.standard_normal((d, d - r))]))[0][:, r:]
+    C = np.zeros((W0.shape[0] * (d - r),) * 2)
+    for t in range(len(V)):
+        X = rng.standard_normal((N, d))
+        g = (X @ W0.T > 0) * H[t][None, :] * np.where(X @ (M @ V[t]) >= 0, 1.0, -1.0)[:, None]
+        Z = (g[:, :, None] * (X @ Pb)[:, None, :]).reshape(N, -1)
+        C += Z.T @ Z / N
+    tr, top = float(np.trace(C)), float(np.linalg.eigvalsh(C)[-1])
+    return {"tr": tr, "norm": top, "rho": top / tr, "rho_T5": float((H * H).sum()) / 2 / tr}
+
+
 def kappa_lb_given_w0v(W0, M, V, n1: int, delta: float, p: float = 0.0, parts: bool = False):
     """Section 9.4, conditional on W0 and the tasks V (T x r); probability over the head-step
     samples only: the larger of the projection form of 9.4b (lambda_min(V^T V) X/(X + U_E), X =
