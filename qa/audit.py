@@ -248,7 +248,8 @@ def hp_rows(P, base_seed, progress, device) -> list[AuditRow]:
                                         "2012 Thm 6.2) keeping the variance bounds; a floor, not "
                                         "a bound (derivations 9.7)"}]
         # route floor of derivations 9.8: Talagrand-Bousquet for the four squared norms
-        tl = EB_.e_out_hp_talagrand_floor(d, r, T, n1, n2, m, delta)
+        tl = EB_.e_out_hp_talagrand_floor(d, r, T, n1, n2, m, delta,
+                                          bound_weights=info["weights"])
         rows[-1].note += (f"; Talagrand route floor (9.8, b = 0): {tl['bound']:.3g} "
                           f"({tl['bound'] / q:.3g}x)" if q > 0 else "")
         floors.append({"row": rows[-1].constant, "route": "talagrand_weak_variance",
@@ -260,7 +261,7 @@ def hp_rows(P, base_seed, progress, device) -> list[AuditRow]:
                                "E|S| <= sqrt(E|S|^2), the weak variances of T5/T7 and summand "
                                "bound b = 0 (Cantelli where smaller); a floor, not a bound "
                                "(derivations 9.8)"})
-        rows[-1].route_floor = floors
+        rows[-1].route_floors = floors
         kq, klo, khi = _q_ci(kap, delta)
         rows.append(lower_constant_row(
             f"head alignment kappa_lb (b), {label} configuration", "9.4", k, kq, cfg,
@@ -418,7 +419,7 @@ def run_audit(profile: str = "quick", seed: int = 0, progress=lambda m: None,
     bad_facts = [f for f in theory["structural_facts"] if f["decided"] is not True]
     return {"profile": profile, "seed": seed, "rows": [r.record() for r in rows],
             "prediction_worst_gap": worst, **theory, "violations": violations,
-            "route_floors": [f for r in rows for f in (getattr(r, "route_floor", None) or [])],
+            "route_floors": [f for r in rows for f in (getattr(r, "route_floors", None) or [])],
             "loose_or_vacuous": weak, "uncertified_lemmas": bad_lemmas, "undecided_or_false_facts": bad_facts,
             "wall_s": time.perf_counter() - t0, "_rows": rows}
 

@@ -190,7 +190,8 @@ def route_curves(W, M, grid, lam: float, reps: int, seed: int, n_test: int = 200
         for v, b, Rl in zip(vs, b_lam, R_lam):
             X = rng.standard_normal((n + 1, d))
             y = np.where(X @ (M @ v) >= 0, 1.0, -1.0)
-            st = pool_stats(np.maximum(X @ Wn.T, 0.0), y, lam)
+            F = np.maximum(X @ Wn.T, 0.0)
+            st = pool_stats(F, y, lam)
             e = st["e"]
             clipped.append(float(np.mean((y - np.clip(y - e, -1, 1)) ** 2)))
             min4.append(float(np.mean(np.minimum(4.0, e ** 2))))
@@ -199,7 +200,7 @@ def route_curves(W, M, grid, lam: float, reps: int, seed: int, n_test: int = 200
             hs.append(st["h"])
             dv = st["b_n"] - b
             dev.append(float(dv @ G @ dv))
-            lt.append(lower_tail_terms(np.maximum(X[:n] @ Wn.T, 0.0), y[:n], b, Rl, G, lam, Wh))
+            lt.append(lower_tail_terms(F[:n], y[:n], b, Rl, G, lam, Wh))
         add("clipped", clipped)
         add("loo", min4)
         add("exchange", e2)

@@ -141,16 +141,15 @@ def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True, dev=cantelli_dev, ta
     # (|A| - |E Q|)_+^2, Y = |E (I - Q Q^T)|^2 <= |E|^2, Q an orthonormal basis of col(V)
     tau = gram_sq_trace_bound(Lam_S, m)
     z4 = m * m * ((1.5) ** 0.25 + fk) ** 4                  # >= E|zeta|^4 (9.4)
-    U_Q = m * r / (2 * n1) + dev(r * z4 / n1 ** 3 + 2 * r * tau / n1 ** 2,
-                                          deltas["head_VT"])
-    U_E = (T * m / 2 - a * a) / n1 + dev(T * z4 / n1 ** 3 + 2 * T * tau / n1 ** 2,
-                                                  deltas["head_norm"])
+    mu_Q, var_Q = m * r / (2 * n1), r * z4 / n1 ** 3 + 2 * r * tau / n1 ** 2
+    mu_E, var_E = (T * m / 2 - a * a) / n1, T * z4 / n1 ** 3 + 2 * T * tau / n1 ** 2
+    U_Q = mu_Q + dev(var_Q, deltas["head_VT"])
+    U_E = mu_E + dev(var_E, deltas["head_norm"])
     if talagrand:    # 9.8: weak variance <= Lam_G / n1; Cantelli where it is smaller (valid)
-        mu_Q, mu_E = m * r / (2 * n1), (T * m / 2 - a * a) / n1
-        U_Q = mu_Q + min(talagrand_dev(mu_Q, Lam_G / n1, deltas["head_VT"]), cantelli_dev(
-            r * z4 / n1 ** 3 + 2 * r * tau / n1 ** 2, deltas["head_VT"]))
-        U_E = mu_E + min(talagrand_dev(mu_E, Lam_G / n1, deltas["head_norm"]), cantelli_dev(
-            T * z4 / n1 ** 3 + 2 * T * tau / n1 ** 2, deltas["head_norm"]))
+        U_Q = mu_Q + min(talagrand_dev(mu_Q, Lam_G / n1, deltas["head_VT"]),
+                         cantelli_dev(var_Q, deltas["head_VT"]))
+        U_E = mu_E + min(talagrand_dev(mu_E, Lam_G / n1, deltas["head_norm"]),
+                         cantelli_dev(var_E, deltas["head_norm"]))
     X = max(a - math.sqrt(U_Q), 0.0) ** 2
     kappa_proj = lam_lo * X / (X + U_E) if X > 0 else 0.0
     form = "projection" if kappa_proj >= kappa_tri else "triangle"
@@ -211,9 +210,9 @@ def _optimise_shares(keys, x0w, value):
     return dict(zip(keys, np.exp(x - x.max())))
 
 
-def _optimise_weights(d, r, T, n1, n2, m, delta, p, dev=cantelli_dev, talagrand=False):
-    """Shares of delta for :func:`e_out_hp_bound_tight`: minimise log(bound); where the bound is
-    vacuous, maximise the head-alignment numerator, then kappa_lb, then I."""
+def _split_value(d, r, T, n1, n2, m, delta, p, dev=cantelli_dev, talagrand=False):
+    """The objective over shares of delta that :func:`_optimise_weights` minimises: log(bound);
+    where the bound is vacuous, the head-alignment numerator, then kappa_lb, then I, maximised."""
 
     def value(w):
         b, inf = _hp_pieces(d, r, T, n1, n2, m, _split(w, delta), p, dev=dev,
@@ -224,7 +223,14 @@ def _optimise_weights(d, r, T, n1, n2, m, delta, p, dev=cantelli_dev, talagrand=
             return 10.0 - inf["I_amp"] / (1 + abs(inf["I_amp"]))
         return 20.0 - inf["num_amp"] / (1 + abs(inf["num_amp"]))
 
-    return _optimise_shares(list(HP_TIGHT_WEIGHTS), HP_TIGHT_WEIGHTS, value)
+    return value
+
+
+def _optimise_weights(d, r, T, n1, n2, m, delta, p, dev=cantelli_dev, talagrand=False):
+    """Shares of delta for :func:`e_out_hp_bound_tight` (or a route floor): Nelder-Mead on
+    :func:`_split_value` from HP_TIGHT_WEIGHTS."""
+    return _optimise_shares(list(HP_TIGHT_WEIGHTS), HP_TIGHT_WEIGHTS,
+                            _split_value(d, r, T, n1, n2, m, delta, p, dev, talagrand))
 
 
 KAPPA_KEYS = ("V_min", "V_max", "G_low", "S_max", "head_VT", "head_norm")
@@ -343,7 +349,8 @@ def e_out_hp_bernstein_floor(d: int, r: int, T: int, n1: int, n2: int, m: int, d
 
 
 def e_out_hp_talagrand_floor(d: int, r: int, T: int, n1: int, n2: int, m: int, delta: float,
-                             p: float = 0.0, starts: int = 4) -> dict:
+                             p: float = 0.0, starts: int = 4,
+                             bound_weights: dict | None = None) -> dict:
     """Route floor of docs/derivations.md 9.8 (a measurement, not a bound): the bound (b) with the
     four squared norms |Y P|^2, |N|^2 (9.1, 9.2), |E Q|^2 and |E|^2 (9.4b) bounded through
     Talagrand's inequality for the norm of a sum (Bousquet's form), ``talagrand_dev`` with
@@ -353,23 +360,17 @@ def e_out_hp_talagrand_floor(d: int, r: int, T: int, n1: int, n2: int, m: int, d
     route may keep it); the triangle form of 9.4 with ``subgaussian_dev`` (smaller deviations, so
     a larger kappa_lb); the tails of W0 and V (9.3) unchanged, the split re-optimised. Any bound
     along this route with these weak variances pays b >= 0 on top (its summands must be
-    truncated first) and is monotone in each deviation, so it is at least ``bound``."""
+    truncated first) and is monotone in each deviation, so it is at least ``bound``.
+    ``bound_weights``: the bound's own split when the caller has it (``info["weights"]`` of
+    :func:`e_out_hp_bound_tight`); otherwise it is optimised here."""
     if p >= 0.5:
         return {"bound": 1.0}
-
-    def at(w):
-        return _hp_pieces(d, r, T, n1, n2, m, _split(w, delta), p, dev=subgaussian_dev,
-                          talagrand=True)
-
-    def value(w):
-        b, inf = at(w)
-        return math.log(max(b, 1e-300)) if inf["I"] > 0 else 10.0 - inf["I_amp"] / (
-            1 + abs(inf["I_amp"]))
-
+    value = _split_value(d, r, T, n1, n2, m, delta, p, dev=subgaussian_dev, talagrand=True)
     # a floor must not be raised by a poor split: the bound's own split (so floor <= bound), the
     # default start and ``starts`` seeded random starts, the smallest value kept
     keys = list(HP_TIGHT_WEIGHTS)
-    cands = [_optimise_weights(d, r, T, n1, n2, m, delta, p),
+    cands = [bound_weights if bound_weights is not None
+             else _optimise_weights(d, r, T, n1, n2, m, delta, p),
              _optimise_shares(keys, HP_TIGHT_WEIGHTS, value)]
     rng = np.random.default_rng(0)
     for _ in range(starts):
@@ -377,7 +378,7 @@ def e_out_hp_talagrand_floor(d: int, r: int, T: int, n1: int, n2: int, m: int, d
         cands.append(_optimise_shares(keys, x0, value))
     w = min(cands, key=value)
     deltas = _split(w, delta)
-    b, info = at(w)
+    b, info = _hp_pieces(d, r, T, n1, n2, m, deltas, p, dev=subgaussian_dev, talagrand=True)
     return {"bound": b, "kappa_lb": info["kappa_lb"], "s_out": info["s_out"],
             "s_in": info["s_in"], "U_Q": info["U_Q"], "U_E": info["U_E"], "deltas": deltas}
 
