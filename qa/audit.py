@@ -259,7 +259,8 @@ def hp_rows(P, base_seed, progress, device) -> list[AuditRow]:
                        "what": "(b) with |Y P|^2, |N|^2, |E Q|^2, |E|^2 bounded by Talagrand's "
                                "inequality for the norm of a sum (Bousquet's form) with "
                                "E|S| <= sqrt(E|S|^2), the weak variances of T5/T7 and summand "
-                               "bound b = 0 (Cantelli where smaller); a floor, not a bound "
+                               "bound b = 0 (the bound's own tail, Cantelli or the fourth "
+                               "moment of 9.9, where smaller); a floor, not a bound "
                                "(derivations 9.8)"})
         rows[-1].route_floors = floors
         kq, klo, khi = _q_ci(kap, delta)

@@ -24,7 +24,8 @@ from . import symbols as S
 from .population import arccos_kernel
 from .relu_blocks import _ind, _k, gram_lmax_bound, gram_sq_trace_bound, q_blocks_frob2
 from .tails import (bernstein_dev, beta_sum_lower, cantelli_dev, chernoff_eps_fast,
-                    circle_sum_dev, matrix_bernstein_dev, nonneg_lower_dev)
+                    circle_sum_dev, fourth_moment_dev, matrix_bernstein_dev, nonneg_lower_dev,
+                    sqnorm_fourth_moment)
 
 __all__ = ["HP_TIGHT_WEIGHTS", "KAPPA_KEYS", "kappa_lb_tight", "kappa_lb_given_w0v",
            "e_out_hp_bound_tight", "e_out_hp_bound_tight_expr", "e_out_hp_bound_given_s1",
@@ -115,12 +116,106 @@ def talagrand_dev(mean: float, weak: float, delta: float) -> float:
         2.0 * max(weak, 0.0) * math.log(1.0 / delta)
 
 
-def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True, dev=cantelli_dev, talagrand=False):
+# --- the fourth-moment tails of the four squared norms (section 9.9, tool T12) ------------
+
+def _chi_moment(k: int, q: int) -> float:
+    """E|g|^(2q) for g ~ N(0, I_k): k (k + 2) ... (k + 2q - 2)."""
+    return math.prod(k + 2 * i for i in range(q))
+
+
+@lru_cache(maxsize=None)
+def out_span_fourth(d: int, r: int, n2: int) -> dict:
+    """T12 for |Y P|^2 (9.9a), relative to its mean n2 |H|^2 (d - r)/2 (scale-free: every sum
+    over the summands xi = y (a_t o D)(P x)^T is at most its value with all of |H|^2 on one task).
+    Per summand (|a| = 1, k = d - r): ||C|| <= 1/2 (T5), tr C = k/2 exactly; the gates halve the
+    even moments, E[(sum_i a_i^2 D_i)^q f(x)] <= |a|^(2q) E f / 2 for f even in x, so
+    E|xi|^4 <= k (k + 2)/2, E(u.xi)^4 <= 3 |u|^4 / 2, E|xi|^8 <= k (k+2)(k+4)(k+6)/2; with the exact
+    mean, Var|xi|^2 <= E|xi|^4 - (k/2)^2 and E(|xi|^2 - k/2)^4 <= E|xi|^8 + 2 (k/2)^2 E|xi|^4 -
+    3 (k/2)^4 (T12); ||sum C|| <= n2/2, sum_{k != l} tr(C_k C_l) <= (n2/2) mu. Returns E4 (of
+    Z/mu) and var (of Z/mu)."""
+    k = d - r
+    mu = n2 * k / 2.0
+    q4, q8 = _chi_moment(k, 2) / 2.0, _chi_moment(k, 4) / 2.0
+    t = k / 2.0                      # E|xi|^2 = |a|^2 (d - r)/2 exactly (ind_sq = 1/2)
+    res = sqnorm_fourth_moment(n2, 0.5, t, q4, 1.5, q8 + 2.0 * t * t * q4 - 3.0 * t ** 4,
+                               q4 - t * t, n2 / 2.0, n2 / 2.0 * mu)
+    return {"E4": res["E4"] / mu ** 4, "var": res["var"] / mu ** 2, "parts": res["parts"]}
+
+
+@lru_cache(maxsize=None)
+def in_span_fourth(r: int, n2: int, fk: float) -> dict:
+    """T12 for |N|^2 (9.9b), relative to its mean n2 |H|^2 c_r: the centred summands
+    zeta = y (a_t o D)(M^T x)^T - f k a_t v_t^T (|a| = 1): ||C|| <= 1/2, tr C = c_r exactly,
+    and by Minkowski with the halved even moments of 9.9a: ||zeta||_4 <= (r (r + 2)/2)^(1/4) + f k,
+    ||u.zeta||_4 <= ((3/2)^(1/4) + f k)|u|, ||zeta||_8 <= (r (r+2)(r+4)(r+6)/2)^(1/8) + f k;
+    Var|zeta|^2 <= m4 - c_r^2."""
+    c_r = r * _ind() - fk * fk
+    mu = n2 * c_r
+    m4 = ((r * (r + 2) / 2.0) ** 0.25 + fk) ** 4
+    m8 = ((_chi_moment(r, 4) / 2.0) ** 0.125 + fk) ** 8
+    res = sqnorm_fourth_moment(n2, 0.5, c_r, m4, (1.5 ** 0.25 + fk) ** 4,
+                               m8 + 2 * c_r * c_r * m4 - 3 * c_r ** 4, m4 - c_r * c_r,
+                               n2 / 2.0, n2 / 2.0 * mu)
+    return {"E4": res["E4"] / mu ** 4, "var": res["var"] / mu ** 2, "parts": res["parts"]}
+
+
+def relu_norm_moments(m: int, Lam_S: float) -> tuple:
+    """Upper bounds on E|relu(W0 x)|^4 and E|relu(W0 x)|^8 for unit rows with
+    lambda_max(W0^T W0) <= Lam_S (9.9c): relu(w.x)^2 <= (w.x)^2 and x -> -x give
+    2 E prod_i relu(w_i.x)^2 <= E prod_i (w_i.x)^2, so E|relu(W0 x)|^(2q) <= E(x^T A x)^q / 2,
+    A = W0^T W0 (tr A = m, tr A^j <= m Lam_S^(j-1)), with the Gaussian quadratic-form moments
+    E(x^T A x)^2 = (tr A)^2 + 2 tr A^2 and E(x^T A x)^4 = (tr A)^4 + 12 (tr A)^2 tr A^2 +
+    32 tr A tr A^3 + 12 (tr A^2)^2 + 48 tr A^4; and the power-mean bounds 3 m^2/2 and 105 m^4/2."""
+    L = min(Lam_S, m)
+    t1, t2, t3, t4 = m, m * L, m * L * L, m * L ** 3
+    q2 = (t1 * t1 + 2 * t2) / 2.0
+    q4 = (t1 ** 4 + 12 * t1 * t1 * t2 + 32 * t1 * t3 + 12 * t2 * t2 + 48 * t4) / 2.0
+    return min(q2, 1.5 * m * m), min(q4, 52.5 * m ** 4)
+
+
+def _head_noise_unit(m, n1, fk, Lam_G, Lam_S=math.inf):
+    """Per-summand constants of the head noise zeta/n1 (9.9c): ||C|| <= Lam_G/n1^2 (T7),
+    tr C <= m/(2 n1^2), E|zeta|^4 <= z4 and E|zeta|^8 <= z8 by Minkowski from
+    ``relu_norm_moments`` and |A_t| = f k |W0 M v_t| <= f k sqrt(min(Lam_S, m)),
+    E(u.zeta)^4 <= z4 |u|^4."""
+    r4, r8 = relu_norm_moments(m, Lam_S)
+    a_t = fk * math.sqrt(min(Lam_S, m))             # |A_t| = f k |W0 M v_t| <= f k sqrt(Lam_S)
+    z4 = (r4 ** 0.25 + a_t) ** 4
+    z8 = (r8 ** 0.125 + a_t) ** 8
+    tau1 = m / 2.0
+    return dict(c=Lam_G / n1 ** 2, tau=tau1 / n1 ** 2, m4=z4 / n1 ** 4, w=z4 / n1 ** 4,
+                d4=(z8 + 2.0 * tau1 ** 2 * z4) / n1 ** 8, s2=z4 / n1 ** 4)
+
+
+def head_noise_fourth(m, n1, T, r, fk, Lam_G, tau_gram, Lam_S=math.inf) -> dict:
+    """T12 for the head noise (9.9c). |E Q|^2: r n1 summands' worth (every sum over
+    zeta_tj q_t^T/n1 is at most r n1 times its per-unit value: each is a power >= 2 of |q_t| <= 1
+    and sum_t |q_t|^2 = r), ||sum C|| <= Lam_G/n1, sum tr(C_k C_l) <= min(r tau, Lam_G m r/2)/n1^2.
+    |E|^2 = sum_t |e_t|^2, independent over tasks: T12 per task (n1 summands, ||sum C|| <=
+    Lam_G/n1, sum tr(C_k C_l) <= min(tau, Lam_G m/2)/n1^2), then E(sum_t Z_t)^4 <= T B4 +
+    3 T (T - 1) V^2. Returns E4_Q, E4_E (absolute, not relative)."""
+    u = _head_noise_unit(m, n1, fk, Lam_G, Lam_S)
+    L = Lam_G / n1
+    q = sqnorm_fourth_moment(r * n1, L=L, F2=min(r * tau_gram, Lam_G * m * r / 2.0) / n1 ** 2,
+                             **u)
+    t = sqnorm_fourth_moment(n1, L=L, F2=min(tau_gram, Lam_G * m / 2.0) / n1 ** 2, **u)
+    E4_E = T * t["E4"] + 3.0 * T * (T - 1) * t["var"] ** 2
+    return {"E4_Q": q["E4"], "E4_E": E4_E, "var_Q": q["var"], "var_E": T * t["var"]}
+
+
+def _smaller(cantelli: float, fourth: float) -> tuple:
+    """The smaller of two valid deviations at the same share of delta, and its name."""
+    return (fourth, "fourth moment (T12)") if fourth < cantelli else (cantelli, "Cantelli")
+
+
+def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True, dev=cantelli_dev, talagrand=False,
+                  fourth=True):
     """kappa_lb of section 9.4 and its ingredients, for the failure probabilities ``deltas``
     (keys V_min, V_max, G_low, S_max, head_VT, head_norm). ``dev(var, delta)`` is the deviation of
     the head-noise steps: Cantelli (the bound) or ``subgaussian_dev`` (the floor of 9.7 only).
-    ``talagrand`` (the floor of 9.8 only): |E Q|^2 and |E|^2 of the projection form take
-    ``talagrand_dev`` with the weak variance Lam_G / n1 instead."""
+    With Cantelli (the bound) |E Q|^2 and |E|^2 take the fourth-moment tail of 9.9 where it is
+    smaller. ``talagrand`` (the floor of 9.8 only): they take ``talagrand_dev`` with the weak
+    variance Lam_G / n1 where it is smaller than both valid tails."""
     f = 1.0 - 2.0 * p
     fk = f * _k()
     lam_lo = _v_min(T, r, deltas["V_min"], chernoff)
@@ -145,11 +240,19 @@ def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True, dev=cantelli_dev, ta
     mu_E, var_E = (T * m / 2 - a * a) / n1, T * z4 / n1 ** 3 + 2 * T * tau / n1 ** 2
     U_Q = mu_Q + dev(var_Q, deltas["head_VT"])
     U_E = mu_E + dev(var_E, deltas["head_norm"])
-    if talagrand:    # 9.8: weak variance <= Lam_G / n1; Cantelli where it is smaller (valid)
-        U_Q = mu_Q + min(talagrand_dev(mu_Q, Lam_G / n1, deltas["head_VT"]),
-                         cantelli_dev(var_Q, deltas["head_VT"]))
-        U_E = mu_E + min(talagrand_dev(mu_E, Lam_G / n1, deltas["head_norm"]),
-                         cantelli_dev(var_E, deltas["head_norm"]))
+    tail_Q = tail_E = "Cantelli" if dev is cantelli_dev else "floor"
+    if fourth and (dev is cantelli_dev or talagrand):
+        # the valid tails: Cantelli, or the fourth-moment tail of 9.9 (T12) where it is smaller
+        h4 = head_noise_fourth(m, n1, T, r, fk, Lam_G, tau, Lam_S)
+        vQ, tail_Q = _smaller(cantelli_dev(var_Q, deltas["head_VT"]),
+                              fourth_moment_dev(h4["E4_Q"], deltas["head_VT"]))
+        vE, tail_E = _smaller(cantelli_dev(var_E, deltas["head_norm"]),
+                              fourth_moment_dev(h4["E4_E"], deltas["head_norm"]))
+        if talagrand:   # 9.8: weak variance <= Lam_G / n1; a valid tail where it is smaller
+            vQ = min(vQ, talagrand_dev(mu_Q, Lam_G / n1, deltas["head_VT"]))
+            vE = min(vE, talagrand_dev(mu_E, Lam_G / n1, deltas["head_norm"]))
+            tail_Q = tail_E = "floor"
+        U_Q, U_E = mu_Q + vQ, mu_E + vE
     X = max(a - math.sqrt(U_Q), 0.0) ** 2
     kappa_proj = lam_lo * X / (X + U_E) if X > 0 else 0.0
     form = "projection" if kappa_proj >= kappa_tri else "triangle"
@@ -157,11 +260,13 @@ def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True, dev=cantelli_dev, ta
             "beta2": beta2, "U1": U1, "A_lo": a, "kappa_lb": max(kappa_tri, kappa_proj),
             "num_amp": num_amp if form == "triangle" else a - math.sqrt(U_Q),
             "cd_head": cd, "fk": fk, "form": form, "kappa_triangle": kappa_tri,
-            "kappa_projection": kappa_proj, "tau": tau, "U_Q": U_Q, "U_E": U_E, "X_lo": X}
+            "kappa_projection": kappa_proj, "tau": tau, "U_Q": U_Q, "U_E": U_E, "X_lo": X,
+            "tail_Q": tail_Q, "tail_E": tail_E}
 
 
-def _hp_pieces(d, r, T, n1, n2, m, deltas, p, chernoff=True, dev=cantelli_dev, talagrand=False):
-    info = _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff, dev, talagrand)
+def _hp_pieces(d, r, T, n1, n2, m, deltas, p, chernoff=True, dev=cantelli_dev, talagrand=False,
+               fourth=True):
+    info = _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff, dev, talagrand, fourth)
     fk = info["fk"]
     c_r = r * _ind() - fk * fk
     kappa = info["kappa_lb"]
@@ -169,16 +274,25 @@ def _hp_pieces(d, r, T, n1, n2, m, deltas, p, chernoff=True, dev=cantelli_dev, t
     sO = dev(vO, deltas["out"])
     vI = 1.0 / c_r + ((r * (r + 2)) ** 0.25 + fk) ** 4 / (n2 * c_r * c_r)
     sI = dev(vI, deltas["in"])
-    if talagrand and d > r:          # 9.8: relative weak variances 1/(d - r) and 1/(2 c_r) (T5)
-        sO = min(talagrand_dev(1.0, 1.0 / (d - r), deltas["out"]), cantelli_dev(vO, deltas["out"]))
-        sI = min(talagrand_dev(1.0, 1.0 / (2.0 * c_r), deltas["in"]),
-                 cantelli_dev(vI, deltas["in"]))
+    tail_out = tail_in = "Cantelli" if dev is cantelli_dev else "floor"
+    if fourth and (dev is cantelli_dev or talagrand):
+        # the valid tails: Cantelli, or the fourth-moment tail of 9.9 (T12) where it is smaller
+        sO, tail_out = _smaller(cantelli_dev(vO, deltas["out"]),
+                                fourth_moment_dev(out_span_fourth(d, r, n2)["E4"], deltas["out"])
+                                if d > r else math.inf)
+        sI, tail_in = _smaller(cantelli_dev(vI, deltas["in"]),
+                               fourth_moment_dev(in_span_fourth(r, n2, fk)["E4"], deltas["in"]))
+        if talagrand:   # 9.8: relative weak variances 1/(d - r) and 1/(2 c_r) (T5)
+            if d > r:
+                sO = min(sO, talagrand_dev(1.0, 1.0 / (d - r), deltas["out"]))
+            sI = min(sI, talagrand_dev(1.0, 1.0 / (2.0 * c_r), deltas["in"]))
+            tail_out = tail_in = "floor"
     amp = math.sqrt(n2) * fk * math.sqrt(kappa) - math.sqrt(c_r * (1 + sI))
     Iv = max(amp, 0.0) ** 2
     N = (d - r) * (1 + sO) * _ind()
     bound = 1.0 / (1.0 + Iv / N) if N > 0 else 0.0
     info.update({"s_out": sO, "s_in": sI, "v_out": vO, "v_in": vI, "I": Iv, "N": N,
-                 "c_r": c_r, "I_amp": amp})
+                 "c_r": c_r, "I_amp": amp, "tail_out": tail_out, "tail_in": tail_in})
     return bound, info
 
 
@@ -210,13 +324,13 @@ def _optimise_shares(keys, x0w, value):
     return dict(zip(keys, np.exp(x - x.max())))
 
 
-def _split_value(d, r, T, n1, n2, m, delta, p, dev=cantelli_dev, talagrand=False):
+def _split_value(d, r, T, n1, n2, m, delta, p, dev=cantelli_dev, talagrand=False, fourth=True):
     """The objective over shares of delta that :func:`_optimise_weights` minimises: log(bound);
     where the bound is vacuous, the head-alignment numerator, then kappa_lb, then I, maximised."""
 
     def value(w):
         b, inf = _hp_pieces(d, r, T, n1, n2, m, _split(w, delta), p, dev=dev,
-                            talagrand=talagrand)
+                            talagrand=talagrand, fourth=fourth)
         if inf["I"] > 0:
             return math.log(max(b, 1e-300))
         if inf["kappa_lb"] > 0:
@@ -226,11 +340,12 @@ def _split_value(d, r, T, n1, n2, m, delta, p, dev=cantelli_dev, talagrand=False
     return value
 
 
-def _optimise_weights(d, r, T, n1, n2, m, delta, p, dev=cantelli_dev, talagrand=False):
+def _optimise_weights(d, r, T, n1, n2, m, delta, p, dev=cantelli_dev, talagrand=False,
+                      fourth=True):
     """Shares of delta for :func:`e_out_hp_bound_tight` (or a route floor): Nelder-Mead on
     :func:`_split_value` from HP_TIGHT_WEIGHTS."""
     return _optimise_shares(list(HP_TIGHT_WEIGHTS), HP_TIGHT_WEIGHTS,
-                            _split_value(d, r, T, n1, n2, m, delta, p, dev, talagrand))
+                            _split_value(d, r, T, n1, n2, m, delta, p, dev, talagrand, fourth))
 
 
 KAPPA_KEYS = ("V_min", "V_max", "G_low", "S_max", "head_VT", "head_norm")
@@ -273,9 +388,11 @@ def _kappa_steps(info, deltas):
         return [lam_lo, q_lo, lam_s,
                 {"name": "T7b: tr(Gram^2) <= tau (deterministic given Lam_S)", "kind": "upper",
                  "proof": info["tau"], "delta": deltas["S_max"], "sim": "tr_gram2"},
-                {"name": "Cantelli: |E Q|^2 <= U_Q (head noise in the span of V)", "kind": "upper",
+                {"name": f"{info.get('tail_Q', 'Cantelli')}: |E Q|^2 <= U_Q (head noise in the span "
+                         "of V)", "kind": "upper",
                  "proof": info["U_Q"], "delta": deltas["head_VT"], "sim": "EQ2"},
-                {"name": "Cantelli: |E|^2 <= U_E (all head noise)", "kind": "upper",
+                {"name": f"{info.get('tail_E', 'Cantelli')}: |E|^2 <= U_E (all head noise)",
+                 "kind": "upper",
                  "proof": info["U_E"], "delta": deltas["head_norm"], "sim": "E2"},
                 kappa]
     return [lam_lo,
@@ -292,7 +409,8 @@ def _kappa_steps(info, deltas):
 
 
 def e_out_hp_bound_tight(d: int, r: int, T: int, n1: int, n2: int, m: int, delta: float,
-                         p: float = 0.0, weights: dict | None = None, parts: bool = False):
+                         p: float = 0.0, weights: dict | None = None, parts: bool = False,
+                         fourth: bool = True):
     """Section 9 (unconditional: probability over W0, the tasks and all samples): with
     probability >= 1 - delta, E_out(W1) <= 1 / (1 + I / N),
 
@@ -308,20 +426,24 @@ def e_out_hp_bound_tight(d: int, r: int, T: int, n1: int, n2: int, m: int, delta
     lam_lo, lam_hi: matrix Bernstein / Chernoff for V V^T (and T10 for r = 2); Q_lo: lower tail
     of |W0 M|_F^2 (and T11); Lam_G: the Gram bound T7 with lambda_max(W0^T W0) <= Lam_S; U1:
     Cantelli for |E V^T|^2; c = sqrt((1 - d_head)/d_head); U_Q, U_E: Cantelli for |E Q|^2 and |E|^2
-    with tr(Gram^2) <= tau (T7b). The eight failure probabilities add to delta (the projection
-    form leaves the V_max share unused); their split is ``weights`` (default: optimised for the
-    parameters)."""
+    with tr(Gram^2) <= tau (T7b). At each of the four squared norms (s_out, s_in, U_Q, U_E) the
+    fourth-moment tail of section 9.9 (T12: (E Z^4/d_k)^(1/4)) replaces Cantelli's deviation
+    where it is smaller (both hold at the same share d_k; ``info["tail_*"]`` says which);
+    ``fourth=False`` gives the Cantelli-only bound of 9.5 (the sympy form's numeric twin).
+    The eight failure probabilities add to delta (the projection form leaves the V_max share
+    unused); their split is ``weights`` (default: optimised for the parameters)."""
     if p >= 0.5:
         return (1.0, {}) if parts else 1.0
-    w = weights if weights is not None else _optimise_weights(d, r, T, n1, n2, m, delta, p)
+    w = weights if weights is not None else _optimise_weights(d, r, T, n1, n2, m, delta, p,
+                                                              fourth=fourth)
     deltas = _split(w, delta)
-    bound, info = _hp_pieces(d, r, T, n1, n2, m, deltas, p)
+    bound, info = _hp_pieces(d, r, T, n1, n2, m, deltas, p, fourth=fourth)
     if not parts:
         return bound
     steps = _kappa_steps(info, deltas) + [
-        {"name": "Cantelli: |Y P|^2 <= n2 |H|^2 (d-r)/2 (1 + s_out)", "kind": "upper",
+        {"name": f"{info['tail_out']}: |Y P|^2 <= n2 |H|^2 (d-r)/2 (1 + s_out)", "kind": "upper",
          "proof": 1 + info["s_out"], "delta": deltas["out"], "sim": "R_out"},
-        {"name": "Cantelli: |N|^2 <= n2 |H|^2 c_r (1 + s_in)", "kind": "upper",
+        {"name": f"{info['tail_in']}: |N|^2 <= n2 |H|^2 c_r (1 + s_in)", "kind": "upper",
          "proof": 1 + info["s_in"], "delta": deltas["in"], "sim": "R_in"},
         {"name": "E_out high-probability bound (b)", "kind": "upper", "proof": bound,
          "delta": delta, "sim": "E_out"},
@@ -356,8 +478,8 @@ def e_out_hp_talagrand_floor(d: int, r: int, T: int, n1: int, n2: int, m: int, d
     Talagrand's inequality for the norm of a sum (Bousquet's form), ``talagrand_dev`` with
     E|S| <= sqrt(E|S|^2), the weak variances the derivation has (T5: 1/(d - r) and 1/(2 c_r) of
     the mean out of and in span; T7: Lam_G / n1 for the head noise) and the summands' bound b = 0;
-    at each of these four steps Cantelli's deviation where it is the smaller (a valid bound, so a
-    route may keep it); the triangle form of 9.4 with ``subgaussian_dev`` (smaller deviations, so
+    at each of these four steps the bound's own deviation (Cantelli or the fourth-moment tail of
+    9.9) where it is the smaller (a valid bound, so a route may keep it); the triangle form of 9.4 with ``subgaussian_dev`` (smaller deviations, so
     a larger kappa_lb); the tails of W0 and V (9.3) unchanged, the split re-optimised. Any bound
     along this route with these weak variances pays b >= 0 on top (its summands must be
     truncated first) and is monotone in each deviation, so it is at least ``bound``.

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 
 __all__ = ["cantelli_dev", "bernstein_dev", "matrix_bernstein_dev", "nonneg_lower_dev",
-           "circle_sum_dev", "beta_sum_lower", "chernoff_eps_fast"]
+           "circle_sum_dev", "beta_sum_lower", "chernoff_eps_fast", "sqnorm_fourth_moment",
+           "fourth_moment_dev"]
 
 
 def cantelli_dev(var: float, delta: float) -> float:
@@ -112,3 +113,55 @@ def chernoff_eps_fast(mu: float, dim: int, delta: float, side: str) -> float:
     while g(e) > 0:                  # step to the conservative side of the root
         e = math.nextafter(e, math.inf)
     return e
+
+
+def sqnorm_fourth_moment(n: float, c: float, tau: float, m4: float, w: float, d4: float,
+                         s2: float, L: float, F2: float) -> dict:
+    """T12 (docs/derivations.md 12): bounds on the moments of Z = |S|^2 - E|S|^2, S the sum of n
+    independent centred random vectors xi_k of a Euclidean space with covariances C_k, when
+    every summand satisfies ||C_k|| <= c, tr C_k <= tau, E|xi_k|^4 <= m4,
+    E(u.xi_k)^4 <= w |u|^4 for every u, E(|xi_k|^2 - E|xi_k|^2)^4 <= d4 and Var|xi_k|^2 <= s2,
+    and ||sum_k C_k|| <= L, sum_{k != l} tr(C_k C_l) <= F2. (Where the summands differ, n times
+    each per-summand bound must bound the corresponding sum; section 9.9 shows it for its uses.)
+
+    Z = D + 2 U, D = sum_k d_k, d_k = |xi_k|^2 - E|xi_k|^2, U = sum_{k<l} h_kl, h_kl = xi_k.xi_l.
+    Every moment expands over multigraphs (an edge per h, a mark per d); a term vanishes unless
+    every index occurs at least twice (U is degenerate, the d_k are centred). E D^4 <= n d4 +
+    3 (n s2)^2. E U^4: two disjoint pairs twice each (3 (F2/2)^2, the Gaussian-like leading
+    term), one pair four times, two pairs sharing a vertex, a triangle with a doubled edge, the
+    4-cycles. The mixed moments E D^3 U, E D^2 U^2 (leading: Var D E U^2) and E D U^3 likewise
+    (section 12, T12, lists every configuration and its bound). Returns E4, the smaller of the
+    expansion of E(D + 2U)^4 and Minkowski's (||D||_4 + 2 ||U||_4)^4, its parts, and var, a
+    bound on Var Z = Var D + 2 sum_{k != l} tr(C_k C_l)."""
+    vals = (n, c, tau, m4, w, d4, s2, L, F2)
+    if not all(math.isfinite(v) and v >= 0 for v in vals):
+        raise ValueError(f"sqnorm_fourth_moment needs finite nonnegative inputs, got {vals}")
+    N = n
+    lead = 3.0 * (F2 / 2.0) ** 2
+    shared = 3.0 * L * L * N * m4
+    tri = 6.0 * L * (N * math.sqrt(m4 * tau)) * (N * math.sqrt(w * c))
+    cyc = 3.0 * (L * L * (F2 + N * c * tau)
+                 + 4.0 * L * (N * c ** 1.5 * tau ** 0.5) * (N * math.sqrt(c * tau))
+                 + (N * c ** 3) * (N * tau) + 2.0 * (N * c * c) * (N * c * tau)
+                 + (N * c) * (N * c * c * tau))
+    single = 0.5 * (N * w) * (N * m4)
+    EU4 = lead + shared + tri + cyc + single
+    ED4 = N * d4 + 3.0 * (N * s2) ** 2
+    # mixed moments; |E d_k xi_k| <= sqrt(s2 c), |E d_k^2 xi_k| <= sqrt(d4 c) (Cauchy-Schwarz)
+    ED3U = 3.0 * N * N * c * math.sqrt(d4 * s2)
+    ED2U2 = (N * s2 * F2 / 2.0 + N * L * math.sqrt(d4 * m4) + N * N * s2 * math.sqrt(w * m4)
+             + 2.0 * N * N * L * c * s2)
+    EDU3 = (3.0 * N * L * L * math.sqrt(s2 * m4) + 3.0 * N * N * L * c * math.sqrt(s2 * m4)
+            + N * N * d4 ** 0.25 * (w * m4) ** 0.75)
+    expand = ED4 + 8.0 * ED3U + 24.0 * ED2U2 + 32.0 * EDU3 + 16.0 * EU4
+    mink = (ED4 ** 0.25 + 2.0 * EU4 ** 0.25) ** 4
+    return {"E4": min(expand, mink), "EU4": EU4, "ED4": ED4, "var": N * s2 + 2.0 * F2,
+            "parts": {"lead": lead, "shared": shared, "triangle": tri, "cycles": cyc,
+                      "single": single, "ED3U": ED3U, "ED2U2": ED2U2, "EDU3": EDU3,
+                      "expand": expand, "minkowski": mink}}
+
+
+def fourth_moment_dev(E4: float, delta: float) -> float:
+    """s with P(X - EX >= s) <= delta when E(X - EX)^4 <= E4 (Markov on the fourth power):
+    s = (E4/delta)^(1/4) (T12)."""
+    return (max(E4, 0.0) / delta) ** 0.25
