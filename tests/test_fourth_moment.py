@@ -232,3 +232,28 @@ def test_fourth_moment_tails_shrink_with_n2_and_lower_the_bound():
         w = E.HP_TIGHT_WEIGHTS
         assert E.e_out_hp_bound_tight(*cfg, 0.05, weights=w) <= \
             E.e_out_hp_bound_tight(*cfg, 0.05, weights=w, fourth=False)
+
+
+def test_t12_single_task_worst_case_bounds_spread_heads():
+    """9.9: T12 with n identical summands at the per-unit constants (|a| = 1, L = n c,
+    F2 = n c . n tau, as `out_span_fourth` uses it) bounds E Z^4 for summands a_t xi_tj spread
+    over tasks with sum_t a_t^2 = 1 (every sum T12 needs is of powers >= 2 of |a_t|); exact
+    moments of enumerated two-point laws."""
+    rng = np.random.default_rng(21)
+    worst = 0.0
+    for _ in range(120):
+        dim = int(rng.integers(1, 3))
+        X = rng.standard_normal((2, dim)) * rng.uniform(0.3, 3, size=(1, dim))
+        p = rng.dirichlet(np.ones(2) * rng.uniform(0.2, 2))
+        X = X - p @ X
+        T, n = int(rng.integers(1, 4)), int(rng.integers(1, 3))
+        a = rng.standard_normal(T)
+        a /= np.linalg.norm(a)
+        sups = [a[t] * X for t in range(T) for _ in range(n)]
+        _, _, _, mom = _exact(sups, [p] * len(sups))
+        const, _, _, _ = _exact([X], [p])          # per-unit constants of xi (|a| = 1)
+        b = sqnorm_fourth_moment(n, L=n * const["c"], F2=n * const["c"] * n * const["tau"],
+                                 **const)
+        worst = max(worst, mom["Z4"] / b["E4"])
+        assert mom["Z4"] <= b["E4"] * (1 + 1e-9) and mom["Z2"] <= b["var"] * (1 + 1e-9)
+    assert worst > 0.3, worst
