@@ -1,11 +1,12 @@
 """A high-probability upper bound on E_out (result (b)): docs/derivations.md section 9. The tails
 of the draws of W0 and the tasks (9.3); the lower bound on the head alignment kappa (9.4, 9.4b:
 ``kappa_lb_tight``, and ``kappa_lb_given_w0v`` conditional on W0 and the tasks); the bound
-``e_out_hp_bound_tight`` (9.5) with its optimised split of delta and its sympy form; the bound
-conditional on W0, the tasks and the heads (9.5); and the per-run statistics of a pretraining run
-that the steps of the proofs bound (their slacks: theory/slacks.py). Tools: theory/tails.py and
-theory/relu_blocks.py (section 12). Derived here for the reference model; none of it is the
-paper's theorem.
+``e_out_hp_bound_tight`` (9.5) with its optimised split of delta, the fourth-moment tails of its
+four squared norms (9.9: ``out_span_fourth``, ``in_span_fourth``, ``head_noise_fourth``) and
+its sympy form; the bound conditional on W0, the tasks and the heads (9.5); and the per-run
+statistics of a pretraining run that the steps of the proofs bound (their slacks:
+theory/slacks.py). Tools: theory/tails.py and theory/relu_blocks.py (section 12). Derived here
+for the reference model; none of it is the paper's theorem.
 
 Conditional bounds (``*_given_*``) hold with the stated probability over the randomness that is
 not conditioned on; they use quantities the audit computes from a run (W0, the heads, the tasks,
@@ -29,7 +30,9 @@ from .tails import (bernstein_dev, beta_sum_lower, cantelli_dev, chernoff_eps_fa
 
 __all__ = ["HP_TIGHT_WEIGHTS", "KAPPA_KEYS", "kappa_lb_tight", "kappa_lb_given_w0v",
            "e_out_hp_bound_tight", "e_out_hp_bound_tight_expr", "e_out_hp_bound_given_s1",
-           "e_out_sim_stats", "subgaussian_dev", "e_out_hp_bernstein_floor"]
+           "e_out_sim_stats", "subgaussian_dev", "e_out_hp_bernstein_floor",
+           "e_out_hp_talagrand_floor", "out_span_fourth", "in_span_fourth", "head_noise_fourth",
+           "relu_norm_moments"]
 
 
 #: the events of section 9 and the default share of delta each gets (sympy form and fallback);
@@ -388,8 +391,8 @@ def _kappa_steps(info, deltas):
         return [lam_lo, q_lo, lam_s,
                 {"name": "T7b: tr(Gram^2) <= tau (deterministic given Lam_S)", "kind": "upper",
                  "proof": info["tau"], "delta": deltas["S_max"], "sim": "tr_gram2"},
-                {"name": f"{info.get('tail_Q', 'Cantelli')}: |E Q|^2 <= U_Q (head noise in the span "
-                         "of V)", "kind": "upper",
+                {"name": f"{info.get('tail_Q', 'Cantelli')}: |E Q|^2 <= U_Q (head noise in the "
+                         "span of V)", "kind": "upper",
                  "proof": info["U_Q"], "delta": deltas["head_VT"], "sim": "EQ2"},
                 {"name": f"{info.get('tail_E', 'Cantelli')}: |E|^2 <= U_E (all head noise)",
                  "kind": "upper",
@@ -479,10 +482,11 @@ def e_out_hp_talagrand_floor(d: int, r: int, T: int, n1: int, n2: int, m: int, d
     E|S| <= sqrt(E|S|^2), the weak variances the derivation has (T5: 1/(d - r) and 1/(2 c_r) of
     the mean out of and in span; T7: Lam_G / n1 for the head noise) and the summands' bound b = 0;
     at each of these four steps the bound's own deviation (Cantelli or the fourth-moment tail of
-    9.9) where it is the smaller (a valid bound, so a route may keep it); the triangle form of 9.4 with ``subgaussian_dev`` (smaller deviations, so
-    a larger kappa_lb); the tails of W0 and V (9.3) unchanged, the split re-optimised. Any bound
-    along this route with these weak variances pays b >= 0 on top (its summands must be
-    truncated first) and is monotone in each deviation, so it is at least ``bound``.
+    9.9) where it is the smaller (a valid bound, so a route may keep it); the triangle form of
+    9.4 with ``subgaussian_dev`` (smaller deviations, so a larger kappa_lb); the tails of W0 and
+    V (9.3) unchanged, the split re-optimised. Any bound along this route with these weak
+    variances pays b >= 0 on top (its summands must be truncated first) and is monotone in each
+    deviation, so it is at least ``bound``.
     ``bound_weights``: the bound's own split when the caller has it (``info["weights"]`` of
     :func:`e_out_hp_bound_tight`); otherwise it is optimised here."""
     if p >= 0.5:
