@@ -257,3 +257,41 @@ def test_t12_single_task_worst_case_bounds_spread_heads():
         worst = max(worst, mom["Z4"] / b["E4"])
         assert mom["Z4"] <= b["E4"] * (1 + 1e-9) and mom["Z2"] <= b["var"] * (1 + 1e-9)
     assert worst > 0.3, worst
+
+
+def test_w0_sums_and_the_gram_trace_by_monte_carlo():
+    """9.9d: the T12 inputs of S1 = |sum_i w_i|^2 and S2 = |W0^T W0|_F^2 for i.i.d. uniform unit
+    rows, checked by Monte Carlo (the fourth central moments lie below T12's, the (1 - delta/2)
+    quantiles below S1_hi and S2_hi); tr(Gram^2) (the exact arc-cosine Gram) below
+    gram_sq_trace_from_sums at the exact sums, for spread and nearly collinear rows; and
+    relu_norm_moments with the exact S2 above the Monte Carlo moments."""
+    from mtlcheck.theory.population import arccos_kernel
+    rng = np.random.default_rng(17)
+    for d, m in ((8, 12), (32, 64)):
+        reps = 20000
+        W = rng.standard_normal((reps, m, d))
+        W /= np.linalg.norm(W, axis=2, keepdims=True)
+        S1 = (W.sum(1) ** 2).sum(1)
+        G = np.einsum("kid,kjd->kij", W, W)
+        S2 = (G ** 2).sum((1, 2))
+        delta = 0.02
+        s1_hi, s2_hi = E.w0_sums_upper(d, m, delta)
+        assert np.quantile(S1, 1 - delta / 2) <= s1_hi and np.quantile(S2, 1 - delta / 2) <= s2_hi
+        assert abs(S1.mean() - m) < 5 * S1.std() / math.sqrt(reps)
+        assert abs(S2.mean() - (m * m / d + m * (1 - 1 / d))) < 5 * S2.std() / math.sqrt(reps)
+        r1 = sqnorm_fourth_moment(m, 1.0 / d, 1.0, 1.0, 3.0 / (d * (d + 2)), 0.0, 0.0, m / d,
+                                  m * (m - 1) / d)
+        assert np.mean((S1 - m) ** 4) <= r1["E4"]
+    for col in (0.0, 0.5, 10.0):
+        W0 = _unit_rows(rng, 16, 6, col)
+        Gram = arccos_kernel(W0)
+        s1 = float((W0.sum(0) ** 2).sum())
+        s2 = float(((W0 @ W0.T) ** 2).sum())
+        assert float((Gram ** 2).sum()) <= E.gram_sq_trace_from_sums(16, s1, s2) * (1 + 1e-12)
+        Lam_S = float(np.linalg.eigvalsh(W0.T @ W0)[-1])
+        b4, b8 = E.relu_norm_moments(16, Lam_S, s2)
+        X = rng.standard_normal((400_000, 6))
+        n2 = (np.maximum(X @ W0.T, 0) ** 2).sum(1)
+        for q, bound in ((2, b4), (4, b8)):
+            v = n2 ** q
+            assert v.mean() - 4 * v.std() / math.sqrt(len(v)) <= bound, (col, q)

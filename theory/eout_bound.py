@@ -162,26 +162,66 @@ def in_span_fourth(r: int, n2: int, fk: float) -> dict:
     return {"E4": res["E4"] / mu ** 4, "var": res["var"] / mu ** 2, "parts": res["parts"]}
 
 
-def relu_norm_moments(m: int, Lam_S: float) -> tuple:
+#: the fraction of the S_max share of delta that the fourth-moment route spends on the two sums
+#: of W0 (9.9d); lambda_max(W0^T W0) <= Lam_S gets the rest (the Cantelli-only bound: all of it)
+W0_SUMS_SHARE = 0.5
+
+
+@lru_cache(maxsize=None)
+def w0_sums_upper(d: int, m: int, delta: float) -> tuple:
+    """(S1_hi, S2_hi): with probability >= 1 - delta over m i.i.d. uniform unit rows w_i of R^d,
+    S1 = |sum_i w_i|^2 <= S1_hi and S2 = |W0^T W0|_F^2 = sum_ij (w_i.w_j)^2 <= S2_hi, each by T12
+    at delta/2 (9.9d). S1: xi = w, ||C|| = 1/d, tr C = 1, E|xi|^4 = 1, E(u.w)^4 = 3|u|^4/(d (d+2)),
+    |xi| constant. S2 = m^2/d + |S'|^2, S' = sum_i (w_i w_i^T - I/d): ||C|| = 2/(d (d+2)) (the
+    variance of w^T U w is 2 (tr U^2 - (tr U)^2/d)/(d (d+2))), tr C = 1 - 1/d = |xi|^2 (constant),
+    tr C^2 = (d (d+1)/2 - 1) (2/(d (d+2)))^2, |u.xi| <= 1 + 1/sqrt(d)."""
+    if d < 2 or m < 1:
+        return float(m * m), float(m * m)
+    r1 = sqnorm_fourth_moment(m, 1.0 / d, 1.0, 1.0, 3.0 / (d * (d + 2)), 0.0, 0.0, m / d,
+                              m * (m - 1) / d)
+    S1 = m + fourth_moment_dev(r1["E4"], delta / 2)
+    c2 = 2.0 / (d * (d + 2))
+    t2 = 1.0 - 1.0 / d
+    r2 = sqnorm_fourth_moment(m, c2, t2, t2 * t2, (1 + 1 / math.sqrt(d)) ** 2 * c2, 0.0, 0.0,
+                              m * c2, m * (m - 1) * (d * (d + 1) / 2.0 - 1) * c2 * c2)
+    S2 = m * m / d + m * t2 + fourth_moment_dev(r2["E4"], delta / 2)
+    return min(S1, float(m * m)), min(S2, float(m * m))
+
+
+def gram_sq_trace_from_sums(m: int, S1: float, S2: float) -> float:
+    """tr(Gram^2) <= sum_ij (a0 + a1 rho_ij + g1 rho_ij^2)^2 <= m^2 a0^2 + 2 a0 a1 S1 +
+    (a1^2 + 2 a0 g1 + 2 a1 g1 + g1^2) S2 (9.9d): the arc-cosine kernel is k(rho) = a0 + a1 rho +
+    g(rho), a0 = 1/(2 pi), a1 = 1/4, g(rho) = (sqrt(1 - rho^2) + rho arcsin rho - 1)/(2 pi) a
+    series of even powers >= 2 with nonnegative coefficients (T7b), so 0 <= g(rho) <= g1 rho^2,
+    g1 = g(1) = 1/4 - 1/(2 pi); and sum rho^3 <= sum rho^4 ... <= sum rho^2 = S2 (|rho| <= 1)."""
+    a0, a1 = 1 / (2 * math.pi), 0.25
+    g1 = 0.25 - 1 / (2 * math.pi)
+    return m * m * a0 * a0 + 2 * a0 * a1 * S1 + (a1 * a1 + 2 * a0 * g1 + 2 * a1 * g1 + g1 * g1) * S2
+
+
+def relu_norm_moments(m: int, Lam_S: float, S2: float = math.inf) -> tuple:
     """Upper bounds on E|relu(W0 x)|^4 and E|relu(W0 x)|^8 for unit rows with
-    lambda_max(W0^T W0) <= Lam_S (9.9c): relu(w.x)^2 <= (w.x)^2 and x -> -x give
-    2 E prod_i relu(w_i.x)^2 <= E prod_i (w_i.x)^2, so E|relu(W0 x)|^(2q) <= E(x^T A x)^q / 2,
-    A = W0^T W0 (tr A = m, tr A^j <= m Lam_S^(j-1)), with the Gaussian quadratic-form moments
-    E(x^T A x)^2 = (tr A)^2 + 2 tr A^2 and E(x^T A x)^4 = (tr A)^4 + 12 (tr A)^2 tr A^2 +
-    32 tr A tr A^3 + 12 (tr A^2)^2 + 48 tr A^4; and the power-mean bounds 3 m^2/2 and 105 m^4/2."""
+    lambda_max(W0^T W0) <= Lam_S and |W0^T W0|_F^2 <= S2 (9.9c): relu(w.x)^2 <= (w.x)^2 and
+    x -> -x give 2 E prod_i relu(w_i.x)^2 <= E prod_i (w_i.x)^2, so E|relu(W0 x)|^(2q) <=
+    E(x^T A x)^q / 2, A = W0^T W0 (tr A = m, tr A^2 <= min(S2, m Lam_S), tr A^j <= Lam_S^(j-2)
+    tr A^2), with the Gaussian quadratic-form moments E(x^T A x)^2 = (tr A)^2 + 2 tr A^2 and
+    E(x^T A x)^4 = (tr A)^4 + 12 (tr A)^2 tr A^2 + 32 tr A tr A^3 + 12 (tr A^2)^2 + 48 tr A^4;
+    and the power-mean bounds 3 m^2/2 and 105 m^4/2."""
     L = min(Lam_S, m)
-    t1, t2, t3, t4 = m, m * L, m * L * L, m * L ** 3
+    t1 = m
+    t2 = min(m * L, S2)
+    t3, t4 = L * t2, L * L * t2
     q2 = (t1 * t1 + 2 * t2) / 2.0
     q4 = (t1 ** 4 + 12 * t1 * t1 * t2 + 32 * t1 * t3 + 12 * t2 * t2 + 48 * t4) / 2.0
     return min(q2, 1.5 * m * m), min(q4, 52.5 * m ** 4)
 
 
-def _head_noise_unit(m, n1, fk, Lam_G, Lam_S=math.inf):
+def _head_noise_unit(m, n1, fk, Lam_G, Lam_S=math.inf, S2=math.inf):
     """Per-summand constants of the head noise zeta/n1 (9.9c): ||C|| <= Lam_G/n1^2 (T7),
     tr C <= m/(2 n1^2), E|zeta|^4 <= z4 and E|zeta|^8 <= z8 by Minkowski from
     ``relu_norm_moments`` and |A_t| = f k |W0 M v_t| <= f k sqrt(min(Lam_S, m)),
     E(u.zeta)^4 <= z4 |u|^4."""
-    r4, r8 = relu_norm_moments(m, Lam_S)
+    r4, r8 = relu_norm_moments(m, Lam_S, S2)
     a_t = fk * math.sqrt(min(Lam_S, m))             # |A_t| = f k |W0 M v_t| <= f k sqrt(Lam_S)
     z4 = (r4 ** 0.25 + a_t) ** 4
     z8 = (r8 ** 0.125 + a_t) ** 8
@@ -190,14 +230,14 @@ def _head_noise_unit(m, n1, fk, Lam_G, Lam_S=math.inf):
                 d4=(z8 + 2.0 * tau1 ** 2 * z4) / n1 ** 8, s2=z4 / n1 ** 4)
 
 
-def head_noise_fourth(m, n1, T, r, fk, Lam_G, tau_gram, Lam_S=math.inf) -> dict:
+def head_noise_fourth(m, n1, T, r, fk, Lam_G, tau_gram, Lam_S=math.inf, S2=math.inf) -> dict:
     """T12 for the head noise (9.9c). |E Q|^2: r n1 summands' worth (every sum over
     zeta_tj q_t^T/n1 is at most r n1 times its per-unit value: each is a power >= 2 of |q_t| <= 1
     and sum_t |q_t|^2 = r), ||sum C|| <= Lam_G/n1, sum tr(C_k C_l) <= min(r tau, Lam_G m r/2)/n1^2.
     |E|^2 = sum_t |e_t|^2, independent over tasks: T12 per task (n1 summands, ||sum C|| <=
     Lam_G/n1, sum tr(C_k C_l) <= min(tau, Lam_G m/2)/n1^2), then E(sum_t Z_t)^4 <= T B4 +
     3 T (T - 1) V^2. Returns E4_Q, E4_E (absolute, not relative)."""
-    u = _head_noise_unit(m, n1, fk, Lam_G, Lam_S)
+    u = _head_noise_unit(m, n1, fk, Lam_G, Lam_S, S2)
     L = Lam_G / n1
     q = sqnorm_fourth_moment(r * n1, L=L, F2=min(r * tau_gram, Lam_G * m * r / 2.0) / n1 ** 2,
                              **u)
@@ -224,7 +264,10 @@ def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True, dev=cantelli_dev, ta
     lam_lo = _v_min(T, r, deltas["V_min"], chernoff)
     lam_hi = _v_max(T, r, deltas["V_max"], chernoff)
     Q_lo = _g_low(d, r, m, deltas["G_low"])
-    Lam_S = _s_max(d, m, deltas["S_max"], chernoff)
+    use4 = fourth and (dev is cantelli_dev or talagrand)
+    # 9.9d: the fourth-moment route spends W0_SUMS_SHARE of the S_max share on two sums of W0
+    d_lam_s = deltas["S_max"] * ((1.0 - W0_SUMS_SHARE) if use4 else 1.0)
+    Lam_S = _s_max(d, m, d_lam_s, chernoff)
     Lam_G = gram_lmax_bound(Lam_S, m)
     beta2 = (m * m * ((1.5) ** 0.25 + fk) ** 4 + m * n1 * Lam_G) / n1 ** 3
     U1 = T * m / (2 * n1) + dev(T * beta2 + Lam_G * m * max(lam_hi - 1, 0.0) * T / n1 ** 2,
@@ -244,9 +287,15 @@ def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True, dev=cantelli_dev, ta
     U_Q = mu_Q + dev(var_Q, deltas["head_VT"])
     U_E = mu_E + dev(var_E, deltas["head_norm"])
     tail_Q = tail_E = "Cantelli" if dev is cantelli_dev else "floor"
-    if fourth and (dev is cantelli_dev or talagrand):
-        # the valid tails: Cantelli, or the fourth-moment tail of 9.9 (T12) where it is smaller
-        h4 = head_noise_fourth(m, n1, T, r, fk, Lam_G, tau, Lam_S)
+    S1_hi = S2_hi = math.nan
+    tau4 = tau
+    if use4:
+        # the valid tails: Cantelli, or the fourth-moment tail of 9.9 (T12) where it is smaller;
+        # T12 takes tr(Gram^2) and the moments of relu(W0 x) through the sums of W0 (9.9d)
+        S1_hi, S2_hi = w0_sums_upper(d, m, deltas["S_max"] * W0_SUMS_SHARE)
+        S1_hi, S2_hi = min(S1_hi, m * Lam_S), min(S2_hi, m * Lam_S)
+        tau4 = min(tau, gram_sq_trace_from_sums(m, S1_hi, S2_hi))
+        h4 = head_noise_fourth(m, n1, T, r, fk, Lam_G, tau4, Lam_S, S2_hi)
         vQ, tail_Q = _smaller(cantelli_dev(var_Q, deltas["head_VT"]),
                               fourth_moment_dev(h4["E4_Q"], deltas["head_VT"]))
         vE, tail_E = _smaller(cantelli_dev(var_E, deltas["head_norm"]),
@@ -264,7 +313,8 @@ def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True, dev=cantelli_dev, ta
             "num_amp": num_amp if form == "triangle" else a - math.sqrt(U_Q),
             "cd_head": cd, "fk": fk, "form": form, "kappa_triangle": kappa_tri,
             "kappa_projection": kappa_proj, "tau": tau, "U_Q": U_Q, "U_E": U_E, "X_lo": X,
-            "tail_Q": tail_Q, "tail_E": tail_E}
+            "tail_Q": tail_Q, "tail_E": tail_E, "tau4": tau4, "S1_hi": S1_hi, "S2_hi": S2_hi,
+            "d_Lam_S": d_lam_s}
 
 
 def _hp_pieces(d, r, T, n1, n2, m, deltas, p, chernoff=True, dev=cantelli_dev, talagrand=False,
@@ -384,13 +434,18 @@ def _kappa_steps(info, deltas):
     q_lo = {"name": "Beta lower tail (T11): |W0 M|_F^2 >= Q_lo", "kind": "lower",
             "proof": info["Q_lo"], "delta": deltas["G_low"], "sim": "Q"}
     lam_s = {"name": "matrix Bernstein/Chernoff: lambda_max(W0^T W0) <= Lam_S", "kind": "upper",
-             "proof": info["Lam_S"], "delta": deltas["S_max"], "sim": "lmax_S"}
+             "proof": info["Lam_S"], "delta": info.get("d_Lam_S", deltas["S_max"]),
+             "sim": "lmax_S"}
     kappa = {"name": "head alignment kappa >= kappa_lb", "kind": "lower", "proof": info["kappa_lb"],
              "delta": sum(deltas[k] for k in KAPPA_KEYS), "sim": "kappa"}
     if info.get("form") == "projection":
         return [lam_lo, q_lo, lam_s,
-                {"name": "T7b: tr(Gram^2) <= tau (deterministic given Lam_S)", "kind": "upper",
-                 "proof": info["tau"], "delta": deltas["S_max"], "sim": "tr_gram2"},
+                ({"name": "T7b: tr(Gram^2) <= tau (deterministic given Lam_S)", "kind": "upper",
+                  "proof": info["tau"], "delta": deltas["S_max"], "sim": "tr_gram2"}
+                 if not info.get("tau4", info["tau"]) < info["tau"] else
+                 {"name": "9.9d: tr(Gram^2) <= tau (T12 tails of |sum w_i|^2, |W0^T W0|_F^2)",
+                  "kind": "upper", "proof": info["tau4"], "delta": deltas["S_max"],
+                  "sim": "tr_gram2"}),
                 {"name": f"{info.get('tail_Q', 'Cantelli')}: |E Q|^2 <= U_Q (head noise in the "
                          "span of V)", "kind": "upper",
                  "proof": info["U_Q"], "delta": deltas["head_VT"], "sim": "EQ2"},
