@@ -131,7 +131,7 @@ def out_span_fourth(d: int, r: int, n2: int) -> dict:
     """T12 for |Y P|^2 (9.9a), relative to its mean n2 |H|^2 (d - r)/2 (scale-free: every sum
     over the summands xi = y (a_t o D)(P x)^T is at most its value with all of |H|^2 on one task).
     Per summand (|a| = 1, k = d - r): ||C|| <= 1/2 (T5), tr C = k/2 exactly; the gates halve the
-    even moments, E[(sum_i a_i^2 D_i)^q f(x)] <= |a|^(2q) E f / 2 for f even in x, so
+    even moments, E[(sum_i a_i^2 D_i)^q f(x)] <= |a|^(2q) E f / 2 for f >= 0 even in x, so
     E|xi|^4 <= k (k + 2)/2, E(u.xi)^4 <= 3 |u|^4 / 2, E|xi|^8 <= k (k+2)(k+4)(k+6)/2; with the exact
     mean, Var|xi|^2 <= E|xi|^4 - (k/2)^2 and E(|xi|^2 - k/2)^4 <= E|xi|^8 + 2 (k/2)^2 E|xi|^4 -
     3 (k/2)^4 (T12); ||sum C|| <= n2/2, sum_{k != l} tr(C_k C_l) <= (n2/2) mu. Returns E4 (of
