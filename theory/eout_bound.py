@@ -168,6 +168,18 @@ W0_SUMS_SHARE = 0.5
 
 
 @lru_cache(maxsize=None)
+def _w0_sums_fourth(d: int, m: int) -> tuple:
+    """T12's bounds on E(S1 - m)^4 and E(S2 - E S2)^4 for :func:`w0_sums_upper` (free of delta,
+    so remembered per (d, m): the split optimiser asks at every step)."""
+    r1 = sqnorm_fourth_moment(m, 1.0 / d, 1.0, 1.0, 3.0 / (d * (d + 2)), 0.0, 0.0, m / d,
+                              m * (m - 1) / d)
+    c2 = 2.0 / (d * (d + 2))
+    t2 = 1.0 - 1.0 / d
+    r2 = sqnorm_fourth_moment(m, c2, t2, t2 * t2, (1 + 1 / math.sqrt(d)) ** 2 * c2, 0.0, 0.0,
+                              m * c2, m * (m - 1) * (d * (d + 1) / 2.0 - 1) * c2 * c2)
+    return r1["E4"], r2["E4"]
+
+
 def w0_sums_upper(d: int, m: int, delta: float) -> tuple:
     """(S1_hi, S2_hi): with probability >= 1 - delta over m i.i.d. uniform unit rows w_i of R^d,
     S1 = |sum_i w_i|^2 <= S1_hi and S2 = |W0^T W0|_F^2 = sum_ij (w_i.w_j)^2 <= S2_hi, each by T12
@@ -177,14 +189,9 @@ def w0_sums_upper(d: int, m: int, delta: float) -> tuple:
     tr C^2 = (d (d+1)/2 - 1) (2/(d (d+2)))^2, |u.xi| <= 1 + 1/sqrt(d)."""
     if d < 2 or m < 1:
         return float(m * m), float(m * m)
-    r1 = sqnorm_fourth_moment(m, 1.0 / d, 1.0, 1.0, 3.0 / (d * (d + 2)), 0.0, 0.0, m / d,
-                              m * (m - 1) / d)
-    S1 = m + fourth_moment_dev(r1["E4"], delta / 2)
-    c2 = 2.0 / (d * (d + 2))
-    t2 = 1.0 - 1.0 / d
-    r2 = sqnorm_fourth_moment(m, c2, t2, t2 * t2, (1 + 1 / math.sqrt(d)) ** 2 * c2, 0.0, 0.0,
-                              m * c2, m * (m - 1) * (d * (d + 1) / 2.0 - 1) * c2 * c2)
-    S2 = m * m / d + m * t2 + fourth_moment_dev(r2["E4"], delta / 2)
+    E4_1, E4_2 = _w0_sums_fourth(d, m)
+    S1 = m + fourth_moment_dev(E4_1, delta / 2)
+    S2 = m * m / d + m * (1.0 - 1.0 / d) + fourth_moment_dev(E4_2, delta / 2)
     return min(S1, float(m * m)), min(S2, float(m * m))
 
 
@@ -314,7 +321,7 @@ def _kappa_pieces(d, r, T, n1, m, deltas, p, chernoff=True, dev=cantelli_dev, ta
             "cd_head": cd, "fk": fk, "form": form, "kappa_triangle": kappa_tri,
             "kappa_projection": kappa_proj, "tau": tau, "U_Q": U_Q, "U_E": U_E, "X_lo": X,
             "tail_Q": tail_Q, "tail_E": tail_E, "tau4": tau4, "S1_hi": S1_hi, "S2_hi": S2_hi,
-            "d_Lam_S": d_lam_s}
+            "d_Lam_S": d_lam_s, "use4": use4}
 
 
 def _hp_pieces(d, r, T, n1, n2, m, deltas, p, chernoff=True, dev=cantelli_dev, talagrand=False,
@@ -328,7 +335,7 @@ def _hp_pieces(d, r, T, n1, n2, m, deltas, p, chernoff=True, dev=cantelli_dev, t
     vI = 1.0 / c_r + ((r * (r + 2)) ** 0.25 + fk) ** 4 / (n2 * c_r * c_r)
     sI = dev(vI, deltas["in"])
     tail_out = tail_in = "Cantelli" if dev is cantelli_dev else "floor"
-    if fourth and (dev is cantelli_dev or talagrand):
+    if info["use4"]:
         # the valid tails: Cantelli, or the fourth-moment tail of 9.9 (T12) where it is smaller
         sO, tail_out = _smaller(cantelli_dev(vO, deltas["out"]),
                                 fourth_moment_dev(out_span_fourth(d, r, n2)["E4"], deltas["out"])
@@ -440,12 +447,10 @@ def _kappa_steps(info, deltas):
              "delta": sum(deltas[k] for k in KAPPA_KEYS), "sim": "kappa"}
     if info.get("form") == "projection":
         return [lam_lo, q_lo, lam_s,
-                ({"name": "T7b: tr(Gram^2) <= tau (deterministic given Lam_S)", "kind": "upper",
-                  "proof": info["tau"], "delta": deltas["S_max"], "sim": "tr_gram2"}
-                 if not info.get("tau4", info["tau"]) < info["tau"] else
-                 {"name": "9.9d: tr(Gram^2) <= tau (T12 tails of |sum w_i|^2, |W0^T W0|_F^2)",
-                  "kind": "upper", "proof": info["tau4"], "delta": deltas["S_max"],
-                  "sim": "tr_gram2"}),
+                {"name": "9.9d: tr(Gram^2) <= tau (T12 tails of |sum w_i|^2, |W0^T W0|_F^2)"
+                         if info["tau4"] < info["tau"] else
+                         "T7b: tr(Gram^2) <= tau (deterministic given Lam_S)", "kind": "upper",
+                 "proof": info["tau4"], "delta": deltas["S_max"], "sim": "tr_gram2"},
                 {"name": f"{info.get('tail_Q', 'Cantelli')}: |E Q|^2 <= U_Q (head noise in the "
                          "span of V)", "kind": "upper",
                  "proof": info["U_Q"], "delta": deltas["head_VT"], "sim": "EQ2"},
