@@ -349,7 +349,10 @@ def probe_rows(P, base_seed, progress, device) -> list[AuditRow]:
         f"floor R* = {info_at['R_star']:.3g} next to eps and the leverage term; ceilings: the n "
         f"each proof route needs at least, with exact or simulated ingredients (derivations 6.7)",
         SL_.step_slacks(info_at["steps"], st_at), violated=_violated("<=", nb, [n_star])))
-    route_grid = [int(x) for x in np.unique(np.round(np.geomspace(4, 4096, 48)))]
+    # 48 points from 4 to 4096, and steps of 7.5% from 48 to 480, where the floors lie (10x n*
+    # is 120-170 here): a coarse grid only lowers a floor
+    route_grid = sorted({int(x) for x in np.round(np.geomspace(4, 4096, 48))}
+                        | {int(x) for x in np.round(np.geomspace(48, 480, 33))})
     rows[-1].ceilings = route_ceilings(W, M, route_grid, lam, eps, P["route_reps"],
                                        base_seed + 9)
     widths = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]

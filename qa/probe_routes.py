@@ -43,6 +43,26 @@ residuals and leverages of the (n+1)-sample pool fitted with penalty n lam):
   inverse moments of lmin (after Hoelder, the product of moments, which is larger) is at least
   this. Each repetition's value is capped at 4 (a smaller mean, so still a floor; q / lmin^2 is
   heavy-tailed at small n and the cap keeps the standard error finite).
+- ``holder`` (derivations 6.10): ``invmoment`` with q and lmin separated by Hoelder's inequality,
+  E[q lmin^-2] <= (E q^p)^(1/p) (E lmin^(-2p/(p-1)))^((p-1)/p), the moments simulated and p the
+  best of HOLDER_P; min(4, E base + that). Every bound that finishes step 3 with moments of q and
+  of lmin separately (the form inverse-moment inequalities have) is at least this.
+- ``projection`` (derivations 6.10): clipping is the projection onto [-1, 1], which holds y, so
+  (y - clip f)^2 <= (y - f)^2 - dist(f, [-1, 1])^2 pointwise; dist is 1-Lipschitz, so by Minkowski
+  in L2 over the test point E_x dist(f_n, [-1,1])^2 >= (sqrt(D) - sqrt(dev))_+^2 with D =
+  E_x dist(f_lam, [-1,1])^2 and dev = |b_n - b_lam|_G^2. With R(f_n) = base + dev (6.9, step 1):
+  E R(clip f_n) <= E[base + dev - (sqrt(D) - sqrt(dev))_+^2], D and dev simulated (dev exact
+  given the draw). The route keeps most of the benefit of clipping (R(b_lam) - D is the clipped
+  floor) without a triangle inequality on the risk; every bound along it is at least this.
+- ``projinv`` (derivations 6.10): ``projection`` finished by step 3 of 6.9, dev <= q / lmin^2
+  (the value is increasing in dev), jointly simulated; every bound that finishes the projection
+  route through step 3 is at least this.
+- ``projholder`` (derivations 6.10): ``projinv`` in the form a bound takes. The value per
+  repetition, base + Gamma_D(q / lmin^2) with Gamma_D(x) = x - (sqrt(D) - sqrt(x))_+^2 concave, is
+  at most its tangent at t, base + Gamma_D(t) + Gamma_D'(t) (q / lmin^2 - t), surely; the mean of
+  Gamma_D'(t) q / lmin^2 is then separated by Hoelder as in ``holder``. t and p are the best of
+  PROJ_T and HOLDER_P. Every bound that finishes the projection route with separate moments of q
+  and lmin through a tangent of Gamma is at least this.
 """
 from __future__ import annotations
 
@@ -55,8 +75,10 @@ from ..checks.complexity import crossing_status
 from ..theory import bounds as B
 from ..theory.probe_bound import pool_stats
 
-__all__ = ["ROUTES", "Z_FLOOR", "LOWER_TAIL_C", "population_ridge", "split_value",
-           "lower_tail_terms", "whitener", "lower_tail_value", "route_curves", "route_ceilings"]
+__all__ = ["ROUTES", "Z_FLOOR", "LOWER_TAIL_C", "HOLDER_P", "PROJ_T", "population_ridge", "split_value",
+           "lower_tail_terms", "whitener", "lower_tail_value", "holder_value", "projection_value",
+           "projholder_value",
+           "route_curves", "route_ceilings"]
 
 #: route name -> what it is, for the audit note and the report
 ROUTES = {
@@ -74,9 +96,22 @@ ROUTES = {
     "invmoment": "exchangeability completed by inverse moments of the whitened sample "
                  "covariance: E[R(b_lam) + 2 lam b_lam.(b_lam - b_n) + |U|^2_(G+lam)^-1/(n lmin)^2] "
                  "simulated jointly (derivations 6.9)",
+    "holder": "invmoment with q and lmin separated by Hoelder at the best p: E base + (E q^p)^(1/p) "
+              "(E lmin^(-2p/(p-1)))^((p-1)/p), moments simulated (derivations 6.10)",
+    "projection": "clip as the projection onto [-1, 1] + Minkowski on the distance: E[base + dev "
+                  "- (sqrt(D) - sqrt(dev))_+^2], D = E dist(f_lam, [-1,1])^2, dev = |b_n - "
+                  "b_lam|_G^2 simulated (derivations 6.10)",
+    "projinv": "projection finished by step 3 of 6.9 (dev <= |U|^2_(G+lam)^-1/(n lmin)^2), "
+               "simulated jointly (derivations 6.10)",
+    "projholder": "projinv through a tangent of its concave Gamma_D at the best t and Hoelder at "
+                  "the best p, moments simulated (derivations 6.10)",
 }
 #: thresholds c of the lower-tail event tried by the ``lowertail`` route (its best is taken)
 LOWER_TAIL_C = tuple(np.round(np.linspace(0.02, 1.5, 75), 4))
+#: exponents p tried by the ``holder`` route (its best is taken)
+HOLDER_P = (1.1, 1.25, 1.5, 2.0, 3.0, 4.0, 6.0)
+#: tangent points t of the ``projholder`` route (its best is taken)
+PROJ_T = tuple(float(x) for x in np.geomspace(1e-3, 0.3, 31))
 #: a route counts as above eps at n when its simulated value exceeds eps by Z_FLOOR standard errors
 Z_FLOOR = 2.0
 
@@ -108,13 +143,14 @@ def split_value(r2: np.ndarray, h: np.ndarray) -> tuple[float, float]:
     return best[0], math.exp(best[1])
 
 
-def lower_tail_terms(F, y, b_lam, R_lam, G, lam: float, Wh=None) -> tuple[float, float, float]:
+def lower_tail_terms(F, y, b_lam, R_lam, G, lam: float, Wh=None, dev: bool = False) -> tuple:
     """For the n-sample probe on features F (n x m) and labels y, penalty n lam, and the population
     ridge solution b_lam of its task (risk R_lam): (lmin, base, q) with lmin the smallest
     eigenvalue of (G + lam)^-1/2 (S_n/n + lam) (G + lam)^-1/2, base = R_lam + 2 lam b_lam.(b_lam -
     b_n) and q = |U|^2_{(G+lam)^-1}/n^2, U = F^T y - (S_n + n lam) b_lam = A (b_n - b_lam). Exactly
     R(b_n) = base + |b_n - b_lam|_G^2, and on {lmin >= c} the last term is <= q / c^2
-    (derivations 6.9). ``Wh``: (G + lam)^-1/2 when the caller has it (``whitener``)."""
+    (derivations 6.9). ``Wh``: (G + lam)^-1/2 when the caller has it (``whitener``). With
+    ``dev``, a fourth entry: |b_n - b_lam|_G^2 itself."""
     n, m = F.shape
     I = np.eye(m)
     S = F.T @ F
@@ -126,6 +162,9 @@ def lower_tail_terms(F, y, b_lam, R_lam, G, lam: float, Wh=None) -> tuple[float,
     lmin = float(np.linalg.eigvalsh(Wh @ (S / n + lam * I) @ Wh)[0])
     base = float(R_lam + 2 * lam * b_lam @ (b_lam - b_n))
     q = float(np.sum((Wh @ U) ** 2)) / n ** 2
+    if dev:
+        dv = b_n - b_lam
+        return lmin, base, q, float(dv @ G @ dv)
     return lmin, base, q
 
 
@@ -150,14 +189,68 @@ def lower_tail_value(lmin, base, q, cs=LOWER_TAIL_C) -> tuple[float, float, floa
     return best
 
 
+def holder_value(lmin, base, q, ps=HOLDER_P) -> tuple[float, float, float]:
+    """The ``holder`` route at one n from per-repetition (lmin, base, q): the smallest over the
+    exponents ``ps`` of min(4, mean(base) + mean(q^p)^(1/p) mean(lmin^(-2p'))^(1/p')), p' =
+    p/(p-1); returns (value, its standard error by the delta method over the repetitions, p).
+    Hoelder holds on the empirical law, so the value is at least mean(min(4, base + q/lmin^2)),
+    the ``invmoment`` value; the minimum over p of noisy values is biased low, which only lowers
+    the floor."""
+    lmin, base, q = (np.asarray(a, dtype=float) for a in (lmin, base, q))
+    k = len(base)
+    best = None
+    for p in ps:
+        pp = p / (p - 1)
+        a, b = q ** p, lmin ** (-2 * pp)
+        Ea, Eb = float(np.mean(a)), float(np.mean(b))
+        prod = Ea ** (1 / p) * Eb ** (1 / pp)
+        v = float(np.mean(base)) + prod
+        # influence of each repetition on mean(base) + Ea^(1/p) Eb^(1/p')
+        infl = (base - np.mean(base)) + prod * ((a - Ea) / (p * Ea) + (b - Eb) / (pp * Eb))
+        se = float(np.std(infl, ddof=1) / math.sqrt(k))
+        if v >= 4.0:
+            v, se = 4.0, 0.0
+        if best is None or v < best[0]:
+            best = (v, se, float(p))
+    return best
+
+
+def projection_value(base, D, dev) -> np.ndarray:
+    """The ``projection`` route per repetition: base + dev - (sqrt(D) - sqrt(dev))_+^2, capped
+    at 4 (derivations 6.10). It is increasing in dev (derivative 1 beyond D, sqrt(D/dev) >= 1
+    below), so an upper bound on dev gives an upper bound on the value."""
+    base, D, dev = (np.asarray(a, dtype=float) for a in (base, D, dev))
+    return np.minimum(base + dev - np.maximum(np.sqrt(D) - np.sqrt(dev), 0.0) ** 2, 4.0)
+
+
+def projholder_value(lmin, base, q, D, ts=PROJ_T, ps=HOLDER_P) -> tuple[float, float, float]:
+    """The ``projholder`` route at one n from per-repetition (lmin, base, q, D): the smallest
+    over the tangent points ``ts`` of ``holder_value`` applied to base + Gamma_D(t) -
+    Gamma_D'(t) t and Gamma_D'(t) q, Gamma_D(x) = x - (sqrt(D) - sqrt(x))_+^2 (derivative
+    max(1, sqrt(D/x))); returns (value, standard error, t). Each tangent is above the concave
+    Gamma_D, so for every t the value is at least mean(min(4, base + Gamma_D(q/lmin^2))), the
+    ``projinv`` value."""
+    lmin, base, q, D = (np.asarray(a, dtype=float) for a in (lmin, base, q, D))
+    best = None
+    for t in ts:
+        slope = np.maximum(1.0, np.sqrt(D / t))
+        gam = t - np.maximum(np.sqrt(D) - math.sqrt(t), 0.0) ** 2
+        v, se, _ = holder_value(lmin, base + gam - slope * t, slope * q, ps)
+        if best is None or v < best[0]:
+            best = (v, se, float(t))
+    return best
+
+
 def route_curves(W, M, grid, lam: float, reps: int, seed: int, n_test: int = 20000) -> dict:
     """Per n of ``grid``: the clipped risk of the probe (leave-one-out on the pool, unbiased for
     E R(clip f_n)) and the value of each route of ROUTES, each with its standard error over the
     ``reps`` independent repetitions (key + '_se'); 'dev' is E |b_n - b_lam|_G^2, 'clip_floor'
-    E_v R(clip b_lam) and 'lowertail_c' the best threshold of the lower-tail route per n. Draws,
-    in this order from one generator: the reps tasks v; per task, n_test test points for the
-    floor; then per n and per task a pool of n + 1 samples (the same v at every n: common random
-    numbers; the n-sample probe of the lowertail and invmoment routes is the pool's first n)."""
+    E_v R(clip b_lam), 'dist_floor' E_v E_x dist(b_lam.phi, [-1, 1])^2 (the D of ``projection``),
+    'lowertail_c', 'holder_p' and 'projholder_t' the best threshold, exponent and tangent point
+    of those routes per n. Draws, in this order from one generator: the reps tasks v; per task,
+    n_test test points for the floors; then per n and per task a pool of n + 1 samples (the same
+    v at every n: common random numbers; the n-sample probe of the routes of 6.9-6.10 is the
+    pool's first n)."""
     if reps < 2 or not grid or min(grid) < 1:
         raise ValueError("route_curves needs reps >= 2 and a grid of positive sample sizes")
     rng = np.random.default_rng(seed)
@@ -168,17 +261,22 @@ def route_curves(W, M, grid, lam: float, reps: int, seed: int, n_test: int = 200
     vs = rng.standard_normal((reps, M.shape[1]))
     vs /= np.linalg.norm(vs, axis=1, keepdims=True)
     b_lam = population_ridge(Wn, M, vs, lam)
-    floor = []
+    floor, dist = [], []
     for v, b in zip(vs, b_lam):
         X = rng.standard_normal((n_test, d))
         y = np.where(X @ (M @ v) >= 0, 1.0, -1.0)
-        floor.append(float(np.mean((y - np.clip(np.maximum(X @ Wn.T, 0.0) @ b, -1, 1)) ** 2)))
+        f = np.maximum(X @ Wn.T, 0.0) @ b
+        floor.append(float(np.mean((y - np.clip(f, -1, 1)) ** 2)))
+        dist.append(float(np.mean(np.maximum(np.abs(f) - 1.0, 0.0) ** 2)))
     Fl, Fl_se = float(np.mean(floor)), float(np.std(floor, ddof=1) / math.sqrt(reps))
+    dist = np.array(dist)
     hv = Wn @ M @ vs.T / math.sqrt(2 * math.pi)          # E[y phi] per task (columns)
     R_lam = 1 - 2 * np.einsum("ij,ji->i", b_lam, hv) + np.einsum("ij,jk,ik->i", b_lam, G, b_lam)
     Wh = whitener(G, lam)
-    keys = ("clipped", "loo", "split", "lipschitz", "exchange", "lowertail", "invmoment")
-    out = {"n": list(grid), "clip_floor": Fl, "dev": [], **{k: [] for k in keys},
+    keys = ("clipped", "loo", "split", "lipschitz", "exchange", "lowertail", "invmoment", "holder",
+            "projection", "projinv", "projholder")
+    out = {"n": list(grid), "clip_floor": Fl, "dist_floor": float(np.mean(dist)), "dev": [],
+           "lowertail_c": [], "holder_p": [], "projholder_t": [], **{k: [] for k in keys},
            **{k + "_se": [] for k in keys}}
 
     def add(key, per_rep):
@@ -200,21 +298,26 @@ def route_curves(W, M, grid, lam: float, reps: int, seed: int, n_test: int = 200
             hs.append(st["h"])
             dv = st["b_n"] - b
             dev.append(float(dv @ G @ dv))
-            lt.append(lower_tail_terms(F[:n], y[:n], b, Rl, G, lam, Wh))
+            lt.append(lower_tail_terms(F[:n], y[:n], b, Rl, G, lam, Wh, dev=True))
         add("clipped", clipped)
         add("loo", min4)
         add("exchange", e2)
         _, alpha = split_value(np.concatenate(r2), np.concatenate(hs))
         add("split", [alpha * float(np.mean(a)) + 4 * float(np.mean(np.maximum(
             1 - alpha * (1 - h) ** 2, 0.0))) for a, h in zip(r2, hs)])
-        lmin, base, q = (np.array(a) for a in zip(*lt))
+        lmin, base, q, dev_n = (np.array(a) for a in zip(*lt))
         # capped at 4 per repetition: a smaller mean, so still a floor, with a finite spread
         # (q / lmin^2 is heavy-tailed at small n)
         add("invmoment", np.minimum(base + q / lmin ** 2, 4.0))
-        val, se, c = lower_tail_value(lmin, base, q)
-        out["lowertail"].append(val)
-        out["lowertail_se"].append(se)
-        out.setdefault("lowertail_c", []).append(c)
+        add("projection", projection_value(base, dist, dev_n))
+        add("projinv", projection_value(base, dist, q / lmin ** 2))
+        for key, arg, (val, se, c) in (
+                ("lowertail", "c", lower_tail_value(lmin, base, q)),
+                ("holder", "p", holder_value(lmin, base, q)),
+                ("projholder", "t", projholder_value(lmin, base, q, dist))):
+            out[key].append(val)
+            out[key + "_se"].append(se)
+            out[key + "_" + arg].append(c)
         D, D_se = float(np.mean(dev)), float(np.std(dev, ddof=1) / math.sqrt(reps))
         val = (math.sqrt(Fl) + math.sqrt(D)) ** 2
         out["dev"].append(D)

@@ -84,7 +84,8 @@ def test_audit_cli_smoke_rows_have_steps_and_no_violation():
     # the same draws, or null when the route is not above eps even at the smallest n
     nrow = rows["n* bound (C2), eps=0.4, lambda=0.1"]
     assert [c["route"] for c in nrow["ceilings"]] == ["loo", "split", "lipschitz", "exchange",
-                                                      "lowertail", "invmoment"]
+                                                      "lowertail", "invmoment", "holder",
+                                                      "projection", "projinv", "projholder"]
     for c in nrow["ceilings"]:
         if c["n"] is None:
             assert c["slack"] is None and c["censored"] == "left"

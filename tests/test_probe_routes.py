@@ -4,8 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from mtlcheck.qa.probe_routes import (population_ridge, route_ceilings, route_curves,
-                                      split_value)
+from mtlcheck.qa.probe_routes import (HOLDER_P, PROJ_T, holder_value, lower_tail_terms,
+                                      population_ridge, projection_value, projholder_value,
+                                      route_ceilings, route_curves, split_value, whitener)
 from mtlcheck.reports.tables import ceiling_text
 from mtlcheck.theory import bounds as B
 from mtlcheck.theory import probe_bound as PB
@@ -88,12 +89,17 @@ def test_route_curves_against_an_independent_computation():
     G = B.arccos_kernel(W)
     b_lam = [np.linalg.solve(G + lam * np.eye(len(W)), W @ M @ v / math.sqrt(2 * math.pi))
              for v in vs]
-    floor = []
+    floor, dist = [], []
     for v, b in zip(vs, b_lam):
         X = rng.standard_normal((n_test, M.shape[0]))
         y = np.where(X @ (M @ v) >= 0, 1.0, -1.0)
-        floor.append(np.mean((y - np.clip(np.maximum(X @ W.T, 0) @ b, -1, 1)) ** 2))
-    clipped, loo, dev, r2, hs = [], [], [], [], []
+        f = np.maximum(X @ W.T, 0) @ b
+        floor.append(np.mean((y - np.clip(f, -1, 1)) ** 2))
+        dist.append(np.mean(np.maximum(np.abs(f) - 1, 0) ** 2))
+    hv = [W @ M @ v / math.sqrt(2 * math.pi) for v in vs]
+    R_lam = [1 - 2 * b @ h + b @ G @ b for b, h in zip(b_lam, hv)]
+    Kinv = whitener(G, lam)
+    clipped, loo, dev, r2, hs, proj, pinv, trip = [], [], [], [], [], [], [], []
     for v, b in zip(vs, b_lam):
         F, y = _pool(W, M, v, n, rng)
         e = np.empty(n + 1)
@@ -108,6 +114,36 @@ def test_route_curves_against_an_independent_computation():
         dev.append((bn - b) @ G @ (bn - b))
         st = PB.pool_stats(F, y, lam)
         r2.append(st["r"] ** 2), hs.append(st["h"])
+        # 6.9-6.10 on the n-sample probe (the pool's first n), from the definitions
+        Fn, yn = F[:n], y[:n]
+        b1 = np.linalg.solve(Fn.T @ Fn + n * lam * np.eye(len(W)), Fn.T @ yn)
+        dv = (b1 - b) @ G @ (b1 - b)
+        base = R_lam[len(proj)] + 2 * lam * b @ (b - b1)
+        U = Fn.T @ yn - (Fn.T @ Fn + n * lam * np.eye(len(W))) @ b
+        q = np.sum((Kinv @ U) ** 2) / n ** 2
+        lmin = np.linalg.eigvalsh(Kinv @ (Fn.T @ Fn / n + lam * np.eye(len(W))) @ Kinv)[0]
+        D = dist[len(proj)]
+        lt = lower_tail_terms(Fn, yn, b, R_lam[len(proj)], G, lam, dev=True)
+        assert lt == pytest.approx((lmin, base, q, dv), rel=1e-8)
+        g = lambda x: min(4.0, base + x - max(math.sqrt(D) - math.sqrt(x), 0.0) ** 2)
+        proj.append(g(dv)), pinv.append(g(q / lmin ** 2)), trip.append((lmin, base, q, D))
+    assert c["projection"][0] == pytest.approx(np.mean(proj), rel=1e-8)
+    assert c["projinv"][0] == pytest.approx(np.mean(pinv), rel=1e-8)
+    assert c["dist_floor"] == pytest.approx(np.mean(dist), rel=1e-9)
+    lm, bs, qs, Ds = map(np.array, zip(*trip))
+    hold = lambda b_, q_: min(min(4.0, np.mean(b_) + np.mean(q_ ** p) ** (1 / p)
+                                  * np.mean(lm ** (-2 * p / (p - 1))) ** ((p - 1) / p))
+                              for p in HOLDER_P)
+    assert c["holder"][0] == pytest.approx(hold(bs, qs), rel=1e-8)
+    assert c["holder_p"][0] in HOLDER_P
+    # projholder: the tangent of Gamma_D at t (slope max(1, sqrt(D/t))), then Hoelder
+    tang = []
+    for t in PROJ_T:
+        s_ = np.maximum(1, np.sqrt(Ds / t))
+        gam = t - np.maximum(np.sqrt(Ds) - math.sqrt(t), 0) ** 2
+        tang.append(hold(bs + gam - s_ * t, s_ * qs))
+    assert c["projholder"][0] == pytest.approx(min(tang), rel=1e-8)
+    assert c["projholder_t"][0] in PROJ_T
     assert c["clip_floor"] == pytest.approx(np.mean(floor), rel=1e-9)
     assert c["clipped"][0] == pytest.approx(np.mean(clipped), rel=1e-8)
     assert c["loo"][0] == pytest.approx(np.mean(loo), rel=1e-8)
@@ -122,6 +158,60 @@ def test_route_curves_against_an_independent_computation():
     # derivations 6.9: per repetition min(4, base + q/lmin^2) <= the lower-tail value at every c
     assert all(x <= y + 1e-12 for x, y in zip(c["invmoment"], c["lowertail"]))
     assert all(0.02 <= x <= 1.5 for x in c["lowertail_c"])
+    # derivations 6.10: Hoelder on the empirical law, and q / lmin^2 >= dev with the projection
+    # value increasing in dev
+    assert all(x >= y - 1e-12 for x, y in zip(c["holder"], c["invmoment"]))
+    assert all(x >= y - 1e-12 for x, y in zip(c["projinv"], c["projection"]))
+    assert all(x <= y + 1e-12 for x, y in zip(c["projinv"], c["invmoment"]))
+    assert all(x >= y - 1e-12 for x, y in zip(c["projholder"], c["projinv"]))
+
+
+def test_projection_route_inequalities_on_empirical_laws():
+    """The two inequalities of the projection route (derivations 6.10) hold on every empirical
+    law of test points, so they are checked exactly: (y - clip f)^2 <= (y - f)^2 - dist(f, [-1,1])^2
+    for y in [-1, 1], and mean dist(f_n)^2 >= (sqrt(mean dist(f_lam)^2) - sqrt(mean (f_n -
+    f_lam)^2))_+^2. Together: the clipped empirical risk is at most projection_value of the
+    empirical (base, D, dev) with base + dev the unclipped empirical risk."""
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        k = int(rng.integers(1, 40))
+        y = rng.uniform(-1, 1, k) if rng.random() < 0.5 else np.sign(rng.standard_normal(k))
+        f_lam = rng.standard_normal(k) * rng.uniform(0.2, 3)
+        f_n = f_lam + rng.standard_normal(k) * rng.uniform(0, 2)
+        dist = lambda f: np.maximum(np.abs(f) - 1, 0)
+        assert np.all((y - np.clip(f_n, -1, 1)) ** 2 <= (y - f_n) ** 2 - dist(f_n) ** 2 + 1e-12)
+        D, dev = np.mean(dist(f_lam) ** 2), np.mean((f_n - f_lam) ** 2)
+        assert np.mean(dist(f_n) ** 2) >= max(math.sqrt(D) - math.sqrt(dev), 0) ** 2 - 1e-12
+        R = np.mean((y - f_n) ** 2)
+        val = projection_value(R - dev, D, dev)
+        assert np.mean((y - np.clip(f_n, -1, 1)) ** 2) <= val + 1e-12 or val == 4.0
+    # increasing in dev (the projinv route relies on it)
+    devs = np.linspace(0, 2, 2001)
+    assert np.all(np.diff(projection_value(0.3, 0.05, devs)) >= -1e-15)
+
+
+def test_holder_value_bounds_the_joint_value():
+    """Hoelder on the empirical law: for every p, mean(q l) <= mean(q^p)^(1/p) mean(l^p')^(1/p'),
+    so holder_value is at least the invmoment value mean(min(4, base + q / lmin^2)); its standard
+    error is positive and the best p is one of HOLDER_P."""
+    rng = np.random.default_rng(8)
+    for _ in range(50):
+        k = int(rng.integers(2, 60))
+        lmin = rng.uniform(0.05, 1.5, k)
+        base, q = rng.uniform(0.2, 0.5, k), rng.exponential(0.02, k)
+        v, se, p = holder_value(lmin, base, q)
+        assert v >= float(np.mean(np.minimum(base + q / lmin ** 2, 4.0))) - 1e-12
+        assert p in HOLDER_P and se >= 0 and v <= 4.0
+        # the tangents of the concave Gamma_D lie above it: projholder >= the projinv value
+        D = rng.uniform(0.0, 0.1, k)
+        pv, pse, t = projholder_value(lmin, base, q, D)
+        assert pv >= float(np.mean(projection_value(base, D, q / lmin ** 2))) - 1e-12
+        assert t in PROJ_T and pse >= 0
+    # Gamma_D is concave: every tangent lies above it on a grid
+    D, xs = 0.05, np.linspace(1e-6, 0.5, 4001)
+    gam = lambda x: x - np.maximum(math.sqrt(D) - np.sqrt(x), 0) ** 2
+    for t in PROJ_T:
+        assert np.all(gam(xs) <= gam(t) + max(1, math.sqrt(D / t)) * (xs - t) + 1e-12)
 
 
 def test_route_ceilings_floors_and_censoring():
@@ -132,7 +222,7 @@ def test_route_ceilings_floors_and_censoring():
     grid = [4, 8, 16, 32, 64]
     mid = route_ceilings(W, M, grid, 0.1, eps=0.6, reps=20, seed=5)
     assert [c["route"] for c in mid] == ["loo", "split", "lipschitz", "exchange", "lowertail",
-                                         "invmoment"]
+                                         "invmoment", "holder", "projection", "projinv", "projholder"]
     for c in mid:
         if c["n"] is not None and c["slack"] is not None:
             assert c["slack"] == pytest.approx(c["n"] / c["n_star"])
