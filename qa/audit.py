@@ -350,7 +350,8 @@ def probe_rows(P, base_seed, progress, device) -> list[AuditRow]:
         f"each proof route needs at least, with exact or simulated ingredients (derivations 6.7)",
         SL_.step_slacks(info_at["steps"], st_at), violated=_violated("<=", nb, [n_star])))
     # 48 points from 4 to 4096, and steps of 7.5% from 48 to 480, where the floors lie (10x n*
-    # is 120-170 here): a coarse grid only lowers a floor
+    # is 120-170 here): a floor is a grid point, so the finer grid resolves it better (a point
+    # more is also one more chance for noise to stop a route early; derivations 6.10)
     route_grid = sorted({int(x) for x in np.round(np.geomspace(4, 4096, 48))}
                         | {int(x) for x in np.round(np.geomspace(48, 480, 33))})
     rows[-1].ceilings = route_ceilings(W, M, route_grid, lam, eps, P["route_reps"],

@@ -45,8 +45,10 @@ residuals and leverages of the (n+1)-sample pool fitted with penalty n lam):
   heavy-tailed at small n and the cap keeps the standard error finite).
 - ``holder`` (derivations 6.10): ``invmoment`` with q and lmin separated by Hoelder's inequality,
   E[q lmin^-2] <= (E q^p)^(1/p) (E lmin^(-2p/(p-1)))^((p-1)/p), the moments simulated and p the
-  best of HOLDER_P; min(4, E base + that). Every bound that finishes step 3 with moments of q and
-  of lmin separately (the form inverse-moment inequalities have) is at least this.
+  best of HOLDER_P; min(4, E base + that). Every bound that finishes step 3 by Hoelder with p in
+  HOLDER_P and moments of q and of lmin (the form inverse-moment inequalities have) is at least
+  this. (The least that any bound using only the two marginal laws can give is the comonotone
+  value, mean(sort(q) sort(lmin^-2)), a little lower; derivations 6.10 measures the gap.)
 - ``projection`` (derivations 6.10): clipping is the projection onto [-1, 1], which holds y, so
   (y - clip f)^2 <= (y - f)^2 - dist(f, [-1, 1])^2 pointwise; dist is 1-Lipschitz, so by Minkowski
   in L2 over the test point E_x dist(f_n, [-1,1])^2 >= (sqrt(D) - sqrt(dev))_+^2 with D =
@@ -60,9 +62,9 @@ residuals and leverages of the (n+1)-sample pool fitted with penalty n lam):
 - ``projholder`` (derivations 6.10): ``projinv`` in the form a bound takes. The value per
   repetition, base + Gamma_D(q / lmin^2) with Gamma_D(x) = x - (sqrt(D) - sqrt(x))_+^2 concave, is
   at most its tangent at t, base + Gamma_D(t) + Gamma_D'(t) (q / lmin^2 - t), surely; the mean of
-  Gamma_D'(t) q / lmin^2 is then separated by Hoelder as in ``holder``. t and p are the best of
-  PROJ_T and HOLDER_P. Every bound that finishes the projection route with separate moments of q
-  and lmin through a tangent of Gamma is at least this.
+  Gamma_D'(t) q / lmin^2 is then separated by Hoelder as in ``holder``. t is one point of PROJ_T
+  for every task or t_v = s D_v with s in PROJ_S, p one of HOLDER_P, the best taken. Every bound
+  that finishes the projection route through such a tangent and Hoelder is at least this.
 """
 from __future__ import annotations
 
@@ -75,10 +77,10 @@ from ..checks.complexity import crossing_status
 from ..theory import bounds as B
 from ..theory.probe_bound import pool_stats
 
-__all__ = ["ROUTES", "Z_FLOOR", "LOWER_TAIL_C", "HOLDER_P", "PROJ_T", "population_ridge", "split_value",
-           "lower_tail_terms", "whitener", "lower_tail_value", "holder_value", "projection_value",
-           "projholder_value",
-           "route_curves", "route_ceilings"]
+__all__ = ["ROUTES", "Z_FLOOR", "LOWER_TAIL_C", "HOLDER_P", "PROJ_T", "PROJ_S",
+           "population_ridge", "split_value", "lower_tail_terms", "whitener", "lower_tail_value",
+           "holder_value", "projection_value", "projholder_value", "route_curves",
+           "route_ceilings"]
 
 #: route name -> what it is, for the audit note and the report
 ROUTES = {
@@ -94,17 +96,19 @@ ROUTES = {
                  "|U|^2_(G+lam)^-1/(c n)^2, loss 4 off it; the event's probability simulated, c "
                  "the best of a grid (derivations 6.9)",
     "invmoment": "exchangeability completed by inverse moments of the whitened sample "
-                 "covariance: E[R(b_lam) + 2 lam b_lam.(b_lam - b_n) + |U|^2_(G+lam)^-1/(n lmin)^2] "
-                 "simulated jointly (derivations 6.9)",
-    "holder": "invmoment with q and lmin separated by Hoelder at the best p: E base + (E q^p)^(1/p) "
-              "(E lmin^(-2p/(p-1)))^((p-1)/p), moments simulated (derivations 6.10)",
+                 "covariance: E[R(b_lam) + 2 lam b_lam.(b_lam - b_n) + "
+                 "|U|^2_(G+lam)^-1/(n lmin)^2] simulated jointly (derivations 6.9)",
+    "holder": "invmoment with q and lmin separated by Hoelder at the best p: E base + "
+              "(E q^p)^(1/p) (E lmin^(-2p/(p-1)))^((p-1)/p), moments simulated (derivations "
+              "6.10)",
     "projection": "clip as the projection onto [-1, 1] + Minkowski on the distance: E[base + dev "
                   "- (sqrt(D) - sqrt(dev))_+^2], D = E dist(f_lam, [-1,1])^2, dev = |b_n - "
                   "b_lam|_G^2 simulated (derivations 6.10)",
     "projinv": "projection finished by step 3 of 6.9 (dev <= |U|^2_(G+lam)^-1/(n lmin)^2), "
                "simulated jointly (derivations 6.10)",
-    "projholder": "projinv through a tangent of its concave Gamma_D at the best t and Hoelder at "
-                  "the best p, moments simulated (derivations 6.10)",
+    "projholder": "projinv through a tangent of its concave Gamma_D at the best t (common, or "
+                  "proportional to D) and Hoelder at the best p, moments simulated (derivations "
+                  "6.10)",
 }
 #: thresholds c of the lower-tail event tried by the ``lowertail`` route (its best is taken)
 LOWER_TAIL_C = tuple(np.round(np.linspace(0.02, 1.5, 75), 4))
@@ -112,6 +116,8 @@ LOWER_TAIL_C = tuple(np.round(np.linspace(0.02, 1.5, 75), 4))
 HOLDER_P = (1.1, 1.25, 1.5, 2.0, 3.0, 4.0, 6.0)
 #: tangent points t of the ``projholder`` route (its best is taken)
 PROJ_T = tuple(float(x) for x in np.geomspace(1e-3, 0.3, 31))
+#: tangent points t_v = s D_v, proportional to each task's D, of the ``projholder`` route
+PROJ_S = tuple(float(x) for x in np.geomspace(0.02, 5.0, 25))
 #: a route counts as above eps at n when its simulated value exceeds eps by Z_FLOOR standard errors
 Z_FLOOR = 2.0
 
@@ -223,21 +229,26 @@ def projection_value(base, D, dev) -> np.ndarray:
     return np.minimum(base + dev - np.maximum(np.sqrt(D) - np.sqrt(dev), 0.0) ** 2, 4.0)
 
 
-def projholder_value(lmin, base, q, D, ts=PROJ_T, ps=HOLDER_P) -> tuple[float, float, float]:
-    """The ``projholder`` route at one n from per-repetition (lmin, base, q, D): the smallest
-    over the tangent points ``ts`` of ``holder_value`` applied to base + Gamma_D(t) -
-    Gamma_D'(t) t and Gamma_D'(t) q, Gamma_D(x) = x - (sqrt(D) - sqrt(x))_+^2 (derivative
-    max(1, sqrt(D/x))); returns (value, standard error, t). Each tangent is above the concave
-    Gamma_D, so for every t the value is at least mean(min(4, base + Gamma_D(q/lmin^2))), the
-    ``projinv`` value."""
+def projholder_value(lmin, base, q, D, ts=PROJ_T, ss=PROJ_S,
+                     ps=HOLDER_P) -> tuple[float, float, str]:
+    """The ``projholder`` route at one n from per-repetition (lmin, base, q, D): the smallest over
+    the tangent points of ``holder_value`` applied to base + Gamma_D(t_v) - Gamma_D'(t_v) t_v and
+    Gamma_D'(t_v) q, Gamma_D(x) = x - (sqrt(D) - sqrt(x))_+^2 (derivative max(1, sqrt(D/x))).
+    The tangent points are one t of ``ts`` common to every task, or t_v = s D_v with s of ``ss``
+    (Gamma_D(x) = D Gamma_1(x/D), so this is the same tangent of every task up to scale, with one
+    slope max(1, 1/sqrt(s)) for all). Returns (value, standard error, 't=...' or 't=... D').
+    Each tangent is above the concave Gamma_D, so every candidate is at least
+    mean(min(4, base + Gamma_D(q/lmin^2))), the ``projinv`` value."""
     lmin, base, q, D = (np.asarray(a, dtype=float) for a in (lmin, base, q, D))
+    cands = [(np.full_like(D, t), f"t={t:.4g}") for t in ts]
+    cands += [(s * D + 1e-300, f"t={s:.4g} D") for s in ss]
     best = None
-    for t in ts:
-        slope = np.maximum(1.0, np.sqrt(D / t))
-        gam = t - np.maximum(np.sqrt(D) - math.sqrt(t), 0.0) ** 2
-        v, se, _ = holder_value(lmin, base + gam - slope * t, slope * q, ps)
+    for tv, label in cands:
+        slope = np.maximum(1.0, np.sqrt(D / tv))
+        gam = tv - np.maximum(np.sqrt(D) - np.sqrt(tv), 0.0) ** 2
+        v, se, _ = holder_value(lmin, base + gam - slope * tv, slope * q, ps)
         if best is None or v < best[0]:
-            best = (v, se, float(t))
+            best = (v, se, label)
     return best
 
 
