@@ -149,14 +149,13 @@ def split_value(r2: np.ndarray, h: np.ndarray) -> tuple[float, float]:
     return best[0], math.exp(best[1])
 
 
-def lower_tail_terms(F, y, b_lam, R_lam, G, lam: float, Wh=None, dev: bool = False) -> tuple:
+def lower_tail_terms(F, y, b_lam, R_lam, G, lam: float, Wh=None) -> tuple[float, float, float]:
     """For the n-sample probe on features F (n x m) and labels y, penalty n lam, and the population
     ridge solution b_lam of its task (risk R_lam): (lmin, base, q) with lmin the smallest
     eigenvalue of (G + lam)^-1/2 (S_n/n + lam) (G + lam)^-1/2, base = R_lam + 2 lam b_lam.(b_lam -
     b_n) and q = |U|^2_{(G+lam)^-1}/n^2, U = F^T y - (S_n + n lam) b_lam = A (b_n - b_lam). Exactly
     R(b_n) = base + |b_n - b_lam|_G^2, and on {lmin >= c} the last term is <= q / c^2
-    (derivations 6.9). ``Wh``: (G + lam)^-1/2 when the caller has it (``whitener``). With
-    ``dev``, a fourth entry: |b_n - b_lam|_G^2 itself."""
+    (derivations 6.9). ``Wh``: (G + lam)^-1/2 when the caller has it (``whitener``)."""
     n, m = F.shape
     I = np.eye(m)
     S = F.T @ F
@@ -168,9 +167,6 @@ def lower_tail_terms(F, y, b_lam, R_lam, G, lam: float, Wh=None, dev: bool = Fal
     lmin = float(np.linalg.eigvalsh(Wh @ (S / n + lam * I) @ Wh)[0])
     base = float(R_lam + 2 * lam * b_lam @ (b_lam - b_n))
     q = float(np.sum((Wh @ U) ** 2)) / n ** 2
-    if dev:
-        dv = b_n - b_lam
-        return lmin, base, q, float(dv @ G @ dv)
     return lmin, base, q
 
 
@@ -309,18 +305,19 @@ def route_curves(W, M, grid, lam: float, reps: int, seed: int, n_test: int = 200
             hs.append(st["h"])
             dv = st["b_n"] - b
             dev.append(float(dv @ G @ dv))
-            lt.append(lower_tail_terms(F[:n], y[:n], b, Rl, G, lam, Wh, dev=True))
+            lt.append(lower_tail_terms(F[:n], y[:n], b, Rl, G, lam, Wh))
         add("clipped", clipped)
         add("loo", min4)
         add("exchange", e2)
         _, alpha = split_value(np.concatenate(r2), np.concatenate(hs))
         add("split", [alpha * float(np.mean(a)) + 4 * float(np.mean(np.maximum(
             1 - alpha * (1 - h) ** 2, 0.0))) for a, h in zip(r2, hs)])
-        lmin, base, q, dev_n = (np.array(a) for a in zip(*lt))
+        lmin, base, q = (np.array(a) for a in zip(*lt))
         # capped at 4 per repetition: a smaller mean, so still a floor, with a finite spread
         # (q / lmin^2 is heavy-tailed at small n)
         add("invmoment", np.minimum(base + q / lmin ** 2, 4.0))
-        add("projection", projection_value(base, dist, dev_n))
+        # dev is |b_n - b_lam|_G^2 of the same n-sample probe (pool_stats' b_n: the pool's first n)
+        add("projection", projection_value(base, dist, np.array(dev)))
         add("projinv", projection_value(base, dist, q / lmin ** 2))
         for key, arg, (val, se, c) in (
                 ("lowertail", "c", lower_tail_value(lmin, base, q)),
